@@ -1,0 +1,16 @@
+"""nnlite: a vectorized NumPy neural-network framework with a Keras-like API.
+
+>>> import nnlite
+>>> from nnlite.layers import Dense
+>>> model = nnlite.Sequential([Dense(16, activation="relu", input_dim=2),
+...                            Dense(1, activation="sigmoid")], seed=0)
+>>> model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+"""
+from . import (activations, callbacks, datasets, errors, gradcheck, initializers, layers, losses,
+               metrics, optimizers)
+from .models import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["Sequential", "activations", "callbacks", "datasets", "errors", "gradcheck",
+           "initializers", "layers", "losses", "metrics", "optimizers", "__version__"]

@@ -1,0 +1,188 @@
+"""Activation functions and their derivatives, as small pure functions in one table.
+
+Each entry pairs ``forward(x, out=None) -> y`` with ``backward(dy, saved, out=None) -> dx``,
+where ``saved`` is the forward *output* ``y`` when ``saves == "output"`` (cheaper: the derivative
+is written from the output, Chainer-style) and the forward *input* ``x`` when ``saves == "input"``.
+All functions are elementwise over arrays of any shape, except softmax which works on the last
+axis.  They are stable for every finite input: no overflow warnings, no NaN, no inf.
+
+Derivatives (the lecture's slide writes ReLU' as ``min{0, 1}``; the correct derivative is the step
+function, checked by finite differences in the tests)::
+
+    sigmoid   σ(x) = 1 / (1 + e^-x)         σ'  = y (1 - y)
+    tanh      tanh(x)                       1 - y²
+    relu      max(0, x)                     1[x > 0]      (0 at x = 0, as in PyTorch)
+    leaky     max(αx, x), 0 ≤ α ≤ 1         1[x > 0] + α 1[x ≤ 0]
+    softplus  log(1 + e^x)                  σ(x) = 1 - e^-y
+    softmax   e^x_i / Σ_j e^x_j             y ⊙ (dy - <dy, y>)
+    linear    x                             1
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.special import expit
+
+from .errors import ConfigError, UnknownNameError
+
+__all__ = ["ActivationFn", "get", "names", "sigmoid", "softmax", "log_softmax"]
+
+
+@dataclass(frozen=True)
+class ActivationFn:
+    """One activation: its name, the function, its derivative and what the derivative needs."""
+
+    name: str
+    forward: Callable
+    backward: Callable
+    saves: str  # "output" or "input": which forward array ``backward`` receives as ``saved``
+    params: tuple = ()
+
+    def __call__(self, x, out=None):
+        return self.forward(x, out)
+
+
+# ---------------------------------------------------------------- the functions themselves
+def sigmoid(x, out=None):
+    """σ(x) = 1 / (1 + exp(-x)), via scipy's ``expit`` (no overflow for any finite x)."""
+    return expit(x, out=out)
+
+
+def _sigmoid_backward(dy, y, out=None):
+    out = np.subtract(1.0, y, out=out)
+    out *= y
+    out *= dy
+    return out
+
+
+def _tanh(x, out=None):
+    return np.tanh(x, out=out)
+
+
+def _tanh_backward(dy, y, out=None):
+    out = np.multiply(y, y, out=out)
+    np.subtract(1.0, out, out=out)
+    out *= dy
+    return out
+
+
+def _relu(x, out=None):
+    return np.maximum(x, 0, out=out)
+
+
+def _relu_backward(dy, y, out=None):
+    # Multiply by the boolean step 1[y > 0] (y > 0 exactly when x > 0).
+    return np.multiply(dy, y > 0, out=out)
+
+
+def _linear(x, out=None):
+    if out is None or out is x:
+        return x
+    np.copyto(out, x)
+    return out
+
+
+def _linear_backward(dy, saved, out=None):
+    return _linear(dy, out)
+
+
+def _softplus(x, out=None):
+    # log(1 + e^x) = logaddexp(0, x): exact and overflow-free for every finite x.
+    return np.logaddexp(0, x, out=out)
+
+
+def _softplus_backward(dy, y, out=None):
+    # softplus'(x) = σ(x) = 1 - e^{-y}; -expm1(-y) keeps full precision when y is tiny.
+    out = np.negative(y, out=out)
+    np.expm1(out, out=out)
+    np.negative(out, out=out)
+    out *= dy
+    return out
+
+
+def softmax(x, out=None):
+    """Softmax over the last axis, shifted by the row maximum so exp never overflows."""
+    out = np.subtract(x, np.max(x, axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= np.sum(out, axis=-1, keepdims=True)
+    return out
+
+
+def log_softmax(x):
+    """log softmax over the last axis: x - logsumexp(x), finite for every finite x."""
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    shifted -= np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return shifted
+
+
+def _softmax_backward(dy, y, out=None):
+    inner = np.sum(dy * y, axis=-1, keepdims=True)
+    out = np.subtract(dy, inner, out=out)
+    out *= y
+    return out
+
+
+def leaky_relu(alpha: float) -> ActivationFn:
+    """LeakyReLU with slope ``alpha`` for x ≤ 0 (0 ≤ alpha ≤ 1, so the output's sign is x's)."""
+    if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
+        raise ConfigError(f"LeakyReLU: alpha must be a number in [0, 1], got {alpha!r}")
+    alpha = float(alpha)
+
+    def forward(x, out=None):
+        return np.maximum(x, x * alpha, out=out)  # x * alpha first: out may alias x
+
+    def backward(dy, y, out=None):
+        # slope is 1 where y > 0 and alpha elsewhere: alpha + (1 - alpha) 1[y > 0]
+        slope = (y > 0).astype(dy.dtype)
+        slope *= 1.0 - alpha
+        slope += alpha
+        return np.multiply(dy, slope, out=out)
+
+    return ActivationFn("leaky_relu", forward, backward, "output", (("alpha", alpha),))
+
+
+_TABLE = {
+    "sigmoid": ActivationFn("sigmoid", sigmoid, _sigmoid_backward, "output"),
+    "tanh": ActivationFn("tanh", _tanh, _tanh_backward, "output"),
+    "relu": ActivationFn("relu", _relu, _relu_backward, "output"),
+    "leaky_relu": leaky_relu(0.01),
+    "softplus": ActivationFn("softplus", _softplus, _softplus_backward, "output"),
+    "softmax": ActivationFn("softmax", softmax, _softmax_backward, "output"),
+    "linear": ActivationFn("linear", _linear, _linear_backward, "output"),
+}
+_FACTORIES = {"leaky_relu": leaky_relu}
+_ALIASES = {"logistic": "sigmoid", "identity": "linear", "leakyrelu": "leaky_relu"}
+
+
+def register(fn: ActivationFn) -> ActivationFn:
+    """Add an activation to the table (used by modules that define more activations)."""
+    _TABLE[fn.name] = fn
+    return fn
+
+
+def names() -> list[str]:
+    """The valid activation names, sorted."""
+    return sorted(_TABLE)
+
+
+def get(identifier) -> ActivationFn:
+    """Look up an activation by name; ``None`` means linear; ActivationFn instances pass through."""
+    if identifier is None:
+        return _TABLE["linear"]
+    if isinstance(identifier, ActivationFn):
+        return identifier
+    if isinstance(identifier, dict) and "name" in identifier:  # parametrised, from a config
+        args = {k: v for k, v in identifier.items() if k != "name"}
+        factory = _FACTORIES.get(identifier["name"])
+        if factory is not None:
+            return factory(**args)
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        key = _ALIASES.get(key, key)
+        if key in _TABLE:
+            return _TABLE[key]
+    raise UnknownNameError(
+        f"unknown activation {identifier!r}; valid names: {', '.join(names())}"
+    )

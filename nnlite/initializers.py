@@ -1,0 +1,87 @@
+"""Weight initializers: ``init(shape, fan_in, fan_out, rng, dtype) -> ndarray``.
+
+Fans are passed in by the layer because only the layer knows them (a conv kernel's fan-in is
+``in_channels * kh * kw``).  Every initializer draws from the ``numpy.random.Generator`` it is
+given, so the same seed gives bit-identical weights.
+
+    zeros / ones
+    glorot_uniform   U(-a, a),  a = sqrt(6 / (fan_in + fan_out))      (Glorot & Bengio 2010)
+    glorot_normal    N(0, 2 / (fan_in + fan_out))
+    he_uniform       U(-a, a),  a = sqrt(6 / fan_in)                  (He et al. 2015)
+    he_normal        N(0, 2 / fan_in)
+    lecun_normal     N(0, 1 / fan_in)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import UnknownNameError
+
+__all__ = ["get", "names"]
+
+
+def zeros(shape, fan_in, fan_out, rng, dtype):
+    return np.zeros(shape, dtype=dtype)
+
+
+def ones(shape, fan_in, fan_out, rng, dtype):
+    return np.ones(shape, dtype=dtype)
+
+
+def _uniform(limit, shape, rng, dtype):
+    return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
+
+
+def _normal(std, shape, rng, dtype):
+    return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
+
+
+def glorot_uniform(shape, fan_in, fan_out, rng, dtype):
+    return _uniform(np.sqrt(6.0 / (fan_in + fan_out)), shape, rng, dtype)
+
+
+def glorot_normal(shape, fan_in, fan_out, rng, dtype):
+    return _normal(np.sqrt(2.0 / (fan_in + fan_out)), shape, rng, dtype)
+
+
+def he_uniform(shape, fan_in, fan_out, rng, dtype):
+    return _uniform(np.sqrt(6.0 / fan_in), shape, rng, dtype)
+
+
+def he_normal(shape, fan_in, fan_out, rng, dtype):
+    return _normal(np.sqrt(2.0 / fan_in), shape, rng, dtype)
+
+
+def lecun_normal(shape, fan_in, fan_out, rng, dtype):
+    return _normal(np.sqrt(1.0 / fan_in), shape, rng, dtype)
+
+
+_TABLE = {f.__name__: f for f in (zeros, ones, glorot_uniform, glorot_normal, he_uniform,
+                                  he_normal, lecun_normal)}
+_ALIASES = {"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
+            "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal"}
+
+
+def names() -> list[str]:
+    return sorted(set(_TABLE) | set(_ALIASES))
+
+
+def get(identifier):
+    """Look up an initializer by name; callables pass through."""
+    if callable(identifier):
+        return identifier
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key in _TABLE:
+            return _TABLE[key]
+    raise UnknownNameError(
+        f"unknown initializer {identifier!r}; valid names: {', '.join(names())}"
+    )
+
+
+def name_of(initializer) -> str:
+    """The registered name of an initializer (for ``get_config``)."""
+    for key, fn in _TABLE.items():
+        if fn is initializer:
+            return key
+    raise UnknownNameError(f"initializer {initializer!r} is not registered; it cannot be saved")

@@ -1,0 +1,113 @@
+"""Activation layers: thin wrappers over the functions in ``nnlite.activations``.
+
+They have no parameters.  In training mode they keep the one array their derivative needs
+(the output for sigmoid/tanh/ReLU/softplus/softmax, the input for activations that declare so).
+"""
+from __future__ import annotations
+
+from .. import activations
+from .base import Layer
+
+__all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
+           "Identity"]
+
+
+class Activation(Layer):
+    """``Activation(name)``: apply the named activation elementwise (softmax: over the last axis).
+
+    >>> Activation("tanh")
+    Activation(activation='tanh')
+    """
+
+    def __init__(self, activation="linear", **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self._saved = None
+        self._logits = False
+
+    @property
+    def default_name(self):
+        return self.activation.name if type(self) is Activation else super().default_name
+
+    def forward(self, x, training=False, logits=False):
+        """``logits=True`` returns ``x`` unchanged (the model fuses this activation into the loss)."""
+        act = self.activation
+        if logits:
+            y = saved = x
+        else:
+            y = act.forward(x, out=self._buffer("y", x.shape) if training else None)
+            saved = y if act.saves == "output" else x
+        if training:
+            self._saved, self._logits = saved, logits
+        return y
+
+    def backward(self, dy, input_grad=True):
+        if not input_grad:
+            return None
+        if self._logits:
+            return dy
+        return self.activation.backward(dy, self._saved, out=self._buffer("dx", dy.shape))
+
+    def get_config(self):
+        config = super().get_config()
+        fn = self.activation
+        config["activation"] = fn.name if not fn.params else {"name": fn.name, **dict(fn.params)}
+        return config
+
+
+class _Named(Activation):
+    """An Activation whose function is fixed by the subclass (``Sigmoid()``, ``ReLU()``, ...)."""
+
+    function = "linear"
+
+    def __init__(self, **kwargs):
+        super().__init__(self.function, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        return config
+
+
+class Sigmoid(_Named):
+    """σ(x) = 1 / (1 + e^-x); derivative y(1 - y)."""
+    function = "sigmoid"
+
+
+class Tanh(_Named):
+    """tanh(x); derivative 1 - y²."""
+    function = "tanh"
+
+
+class ReLU(_Named):
+    """max(0, x); derivative 1[x > 0] (the slide's ``min{0, 1}`` is a typo)."""
+    function = "relu"
+
+
+class Softplus(_Named):
+    """log(1 + e^x), computed as logaddexp(0, x); derivative σ(x)."""
+    function = "softplus"
+
+
+class Softmax(_Named):
+    """Softmax over the last axis; usually fused with CategoricalCrossEntropy."""
+    function = "softmax"
+
+
+class Identity(_Named):
+    """y = x."""
+    function = "linear"
+
+
+class LeakyReLU(Activation):
+    """max(αx, x) with 0 ≤ α ≤ 1; derivative 1 for x > 0 and α otherwise."""
+
+    def __init__(self, alpha=0.01, **kwargs):
+        super().__init__(activations.leaky_relu(alpha), **kwargs)
+        self.alpha = float(alpha)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        config["alpha"] = self.alpha
+        return config

@@ -1,0 +1,134 @@
+"""The one base class of every layer.
+
+Contract (see DESIGN.md):
+
+* ``build(input_shape, rng, dtype)`` creates the parameters; ``input_shape`` excludes the batch.
+* ``forward(x, training=False)`` returns the output; in training mode it keeps only what
+  ``backward`` needs; at inference it keeps nothing.
+* ``backward(dy, input_grad=True)`` returns ``dL/dx`` (or ``None`` when ``input_grad`` is False,
+  which saves the work for a network's first layer) and *overwrites* the layer's parameter
+  gradients in ``self.grads``.  Summing gradients where a value fans out is the graph's job.
+* ``params`` and ``grads`` are dicts with the same keys; a model may re-point them at views of one
+  flat buffer, so layers write gradients in place (``out=``) and never re-bind the dict entries.
+* ``state`` holds non-trainable arrays saved with the model (e.g. running statistics).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..errors import ConfigError, NotBuiltError, ShapeError
+
+__all__ = ["Layer"]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Layer:
+    """Base class: hyper-parameters in ``__init__``, weights in ``build``, math in forward/backward."""
+
+    def __init__(self, name: str | None = None, input_shape=None, input_dim: int | None = None):
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ConfigError(f"{type(self).__name__}: name must be a non-empty str without '/', "
+                              f"got {name!r}")
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ConfigError(f"{type(self).__name__}: give input_shape or input_dim, not both")
+            input_shape = (input_dim,)
+        if input_shape is not None:
+            input_shape = _as_shape(input_shape, f"{type(self).__name__}: input_shape")
+        self.name = name
+        self.input_shape = input_shape
+        self.output_shape = None
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        self.built = False
+        self.dtype = None
+        self._buffers: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ building
+    @property
+    def default_name(self) -> str:
+        return _snake(type(self).__name__)
+
+    def build(self, input_shape, rng: np.random.Generator, dtype) -> None:
+        """Create parameters for inputs of shape ``(batch, *input_shape)``."""
+        self.input_shape = tuple(input_shape)
+        self.dtype = np.dtype(dtype)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """Output shape (without batch) for an input shape (without batch); default: unchanged."""
+        return tuple(input_shape)
+
+    def add_param(self, name: str, value: np.ndarray) -> None:
+        """Register a trainable parameter and its zero gradient side by side."""
+        self.params[name] = np.ascontiguousarray(value, dtype=self.dtype)
+        self.grads[name] = np.zeros_like(self.params[name])
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True):
+        raise NotImplementedError
+
+    def _buffer(self, key: str, shape, dtype=None) -> np.ndarray:
+        """A scratch array reused between training steps of the same batch shape."""
+        buf = self._buffers.get(key)
+        dtype = self.dtype if dtype is None else dtype
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype)
+            self._buffers[key] = buf
+        return buf
+
+    def release_buffers(self) -> None:
+        """Drop scratch arrays and anything cached for backward (e.g. after training)."""
+        self._buffers = {}
+
+    def check_input(self, x: np.ndarray) -> None:
+        """Raise ShapeError naming this layer when ``x`` does not fit the built input shape."""
+        if not self.built:
+            raise NotBuiltError(f"layer {self.name or self.default_name!r} is not built")
+        if x.shape[1:] != self.input_shape:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) expects inputs of shape "
+                f"(batch, {', '.join(map(str, self.input_shape))}), got {x.shape}"
+            )
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this layer (weights excluded)."""
+        config = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                         if k not in ("name", "input_shape"))
+        return f"{type(self).__name__}({args})"
+
+
+def _as_shape(value, what: str) -> tuple:
+    if isinstance(value, (int, np.integer)):
+        value = (value,)
+    try:
+        shape = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a tuple of positive ints, got {value!r}") from None
+    if not shape or any(v <= 0 for v in shape):
+        raise ConfigError(f"{what} must be a tuple of positive ints, got {value!r}")
+    return shape

@@ -1,0 +1,100 @@
+"""Dense (fully connected) layer: the lecture's linear unit, optionally followed by an activation.
+
+    z = x W + b                      x: (batch, in), W: (in, units), b: (units,)
+    y = f(z)                         y: (batch, units)
+
+    dL/dz = dL/dy ⊙ f'(·)            (from y or z, whichever the activation needs)
+    dL/dW = xᵀ dL/dz,  dL/db = Σ_batch dL/dz,  dL/dx = dL/dz Wᵀ
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers
+from ..errors import ConfigError
+from .base import Layer
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """``Dense(units, activation=None, use_bias=True, kernel_initializer="glorot_uniform")``.
+
+    ``activation`` is any name from ``nnlite.activations.names()`` (e.g. ``"relu"``).
+    Parameters: ``kernel`` (in, units) and ``bias`` (units,).
+
+    >>> layer = Dense(3, activation="relu", input_dim=4)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ConfigError(f"Dense: units must be a positive int, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._x = self._saved = None
+        self._logits = False
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 1:
+            raise ConfigError(f"Dense {self.name!r}: expects 2-D inputs (batch, features), got "
+                              f"input shape (batch, {', '.join(map(str, input_shape))}); "
+                              "add a Flatten layer first")
+        super().build(input_shape, rng, dtype)
+        fan_in = input_shape[-1]
+        self.add_param("kernel", self.kernel_initializer(
+            (fan_in, self.units), fan_in, self.units, rng, self.dtype))
+        if self.use_bias:
+            self.add_param("bias", self.bias_initializer(
+                (self.units,), fan_in, self.units, rng, self.dtype))
+
+    def forward(self, x, training=False, logits=False):
+        """``logits=True`` skips the activation (the model fuses it into the loss)."""
+        kernel = self.params["kernel"]
+        shape = (x.shape[0], self.units)
+        z = np.matmul(x, kernel, out=self._buffer("z", shape) if training else None)
+        if self.use_bias:
+            z += self.params["bias"]
+        act = self.activation
+        if logits or act.name == "linear":
+            y = saved = z
+        elif act.saves == "output":
+            y = saved = act.forward(z, out=z)
+        else:
+            saved = z
+            y = act.forward(z, out=self._buffer("y", shape) if training else None)
+        if training:
+            self._x, self._saved, self._logits = x, saved, logits
+        return y
+
+    def backward(self, dy, input_grad=True):
+        if self._logits or self.activation.name == "linear":
+            dz = dy
+        else:
+            dz = self.activation.backward(dy, self._saved, out=self._buffer("dz", dy.shape))
+        np.matmul(self._x.T, dz, out=self.grads["kernel"])
+        if self.use_bias:
+            np.sum(dz, axis=0, out=self.grads["bias"])
+        if not input_grad:
+            return None
+        return np.matmul(dz, self.params["kernel"].T,
+                         out=self._buffer("dx", self._x.shape))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, activation=_activation_config(self.activation),
+                      use_bias=self.use_bias,
+                      kernel_initializer=initializers.name_of(self.kernel_initializer),
+                      bias_initializer=initializers.name_of(self.bias_initializer))
+        return config
+
+
+def _activation_config(fn):
+    return fn.name if not fn.params else {"name": fn.name, **dict(fn.params)}

@@ -1,0 +1,343 @@
+"""Loss functions: ``forward(y_pred, y_true) -> float`` and ``backward() -> dL/dy_pred``.
+
+All losses are computed in a numerically stable form and accept logits where it matters:
+
+    LogisticLoss                  L = Σ log(1 + exp(-y s)),  y ∈ {-1, +1}, s a real score
+                                  dL/ds = -y σ(-y s)
+      (the slide writes the gradient as Σ y x / (1 + exp(wᵀx)); the correct expression is
+       -Σ y x / (1 + exp(y wᵀx)): both the sign and the y inside the exponent were lost.)
+    BinaryCrossEntropy            L = -Σ [y log p + (1 - y) log(1 - p)],  y ∈ [0, 1]
+                                  from logits s: softplus(s) - y s,  dL/ds = σ(s) - y
+    CategoricalCrossEntropy       L = -Σ_i Σ_k y_ik log p_ik  (one-hot rows)
+                                  from logits: logsumexp(s_i) - <y_i, s_i>,  dL/ds = p Σ_k y - y
+    SparseCategoricalCrossEntropy same with integer labels
+    MeanSquaredError              L = mean (or sum) of (y_pred - y)² over all elements
+
+``reduction="mean"`` divides by the batch size (MSE: by the element count); ``"sum"`` is the
+lecture's Σ form.  When a model ends in the activation a loss ``fuses_with`` (sigmoid for the
+binary losses, softmax for the categorical ones), the model feeds the loss its logits instead,
+so the gradient is ``p - y`` and probabilities of exactly 0 or 1 still give a finite loss.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from .activations import softmax
+from .errors import ConfigError, LabelError, ShapeError, UnknownNameError
+
+__all__ = ["Loss", "LogisticLoss", "BinaryCrossEntropy", "CategoricalCrossEntropy",
+           "SparseCategoricalCrossEntropy", "MeanSquaredError", "get", "names"]
+
+_EPS = 1e-7  # clipping of probabilities for the (unfused) probability form, as in Keras
+
+
+class Loss:
+    """Base class.  Subclasses implement ``_forward``/``_backward`` on checked arrays."""
+
+    task = "regression"          # how predictions map to classes: pm1, binary, categorical, sparse
+    fuses_with: tuple = ()       # activation names whose logits this loss can take instead
+    from_logits = True
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in ("mean", "sum"):
+            raise ConfigError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', "
+                              f"got {reduction!r}")
+        self.reduction = reduction
+        self._cache = None
+
+    # -- public, checked ------------------------------------------------------------
+    def forward(self, y_pred, y_true) -> float:
+        """Loss value for predictions ``(batch, ...)`` and targets; checks the targets."""
+        y_pred = np.asarray(y_pred)
+        if y_pred.ndim == 0 or y_pred.shape[0] == 0:
+            raise ShapeError(f"{type(self).__name__}: y_pred must have a non-empty batch axis, "
+                             f"got shape {y_pred.shape}")
+        if not np.issubdtype(y_pred.dtype, np.floating):
+            y_pred = y_pred.astype(np.float64)
+        return self._forward(y_pred, self.prepare_targets(y_true, y_pred.shape, y_pred.dtype))
+
+    def backward(self) -> np.ndarray:
+        """dL/dy_pred for the last ``forward`` call, same shape as ``y_pred``."""
+        if self._cache is None:
+            raise ValueError(f"{type(self).__name__}.backward() called before forward()")
+        return self._backward()
+
+    __call__ = forward
+
+    def prepare_targets(self, y_true, output_shape, dtype) -> np.ndarray:
+        """Check ``y_true`` against the output shape and convert it; raises LabelError/ShapeError."""
+        y = _float_targets(y_true, type(self).__name__, dtype)
+        return _match_shape(y, output_shape, type(self).__name__)
+
+    def with_logits(self) -> "Loss":
+        """The same loss taking the logits of ``fuses_with`` as its input."""
+        return self
+
+    def get_config(self) -> dict:
+        return {"reduction": self.reduction}
+
+    def _scale(self, n):
+        return 1.0 / n if self.reduction == "mean" else 1.0
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class LogisticLoss(Loss):
+    """The lecture's loss for labels in {-1, +1} on a real score s: ``log(1 + exp(-y s))``.
+
+    ``y_pred`` has shape (batch, 1); targets (batch,) or (batch, 1) of ±1.
+
+    >>> LogisticLoss(reduction="sum").forward(np.array([[0.0]]), np.array([1]))  # log 2
+    0.6931471805599453
+    """
+
+    task = "pm1"
+    fuses_with = ("sigmoid",)
+
+    def prepare_targets(self, y_true, output_shape, dtype):
+        y = super().prepare_targets(y_true, output_shape, dtype)
+        if not np.all((y == 1) | (y == -1)):
+            bad = np.unique(y[(y != 1) & (y != -1)])[:5]
+            raise LabelError(
+                f"LogisticLoss expects labels in {{-1, +1}}, got values {bad.tolist()}; "
+                "for labels in {0, 1} use BinaryCrossEntropy (or map them with 2*y - 1)")
+        return y
+
+    def _forward(self, s, y):
+        margin = -y * s
+        self._cache = (margin, y, s.shape[0])
+        return float(np.sum(np.logaddexp(0.0, margin)) * self._scale(s.shape[0]))
+
+    def _backward(self):
+        margin, y, n = self._cache
+        grad = expit(margin)
+        grad *= -y
+        grad *= self._scale(n)
+        return grad
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy for targets in [0, 1]; ``from_logits=True`` takes scores."""
+
+    task = "binary"
+    fuses_with = ("sigmoid",)
+
+    def __init__(self, from_logits: bool = False, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.from_logits = bool(from_logits)
+
+    def prepare_targets(self, y_true, output_shape, dtype):
+        y = super().prepare_targets(y_true, output_shape, dtype)
+        if not np.all((y >= 0) & (y <= 1)):
+            raise LabelError(f"BinaryCrossEntropy expects targets in [0, 1], got values in "
+                             f"[{y.min()}, {y.max()}]; for labels in {{-1, +1}} use LogisticLoss")
+        return y
+
+    def with_logits(self):
+        return BinaryCrossEntropy(from_logits=True, reduction=self.reduction)
+
+    def _forward(self, y_pred, y):
+        n = y_pred.shape[0]
+        if self.from_logits:
+            self._cache = (y_pred, y, n)
+            # softplus(s) - y s, with softplus(s) = logaddexp(0, s)
+            return float(np.sum(np.logaddexp(0.0, y_pred) - y * y_pred) * self._scale(n))
+        p = np.clip(y_pred, _EPS, 1 - _EPS)
+        self._cache = (p, y, n)
+        return float(-np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)) * self._scale(n))
+
+    def _backward(self):
+        out, y, n = self._cache
+        if self.from_logits:
+            grad = expit(out)
+            grad -= y
+        else:
+            grad = (out - y) / (out * (1 - out))
+        grad *= self._scale(n)
+        return grad
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, **super().get_config()}
+
+
+class CategoricalCrossEntropy(Loss):
+    """Cross-entropy for one-hot (or probability) targets of shape (batch, classes)."""
+
+    task = "categorical"
+    fuses_with = ("softmax",)
+
+    def __init__(self, from_logits: bool = False, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.from_logits = bool(from_logits)
+
+    def prepare_targets(self, y_true, output_shape, dtype):
+        y = _float_targets(y_true, type(self).__name__, dtype)
+        if y.shape != tuple(output_shape):
+            raise ShapeError(f"{type(self).__name__} expects one-hot targets of shape "
+                             f"{tuple(output_shape)}, got {y.shape}; for integer labels use "
+                             "SparseCategoricalCrossEntropy")
+        if np.any(y < 0):
+            raise LabelError(f"{type(self).__name__} expects non-negative targets, got min "
+                             f"{y.min()}")
+        return y
+
+    def with_logits(self):
+        return type(self)(from_logits=True, reduction=self.reduction)
+
+    def _forward(self, y_pred, y):
+        n = y_pred.shape[0]
+        if self.from_logits:
+            p = softmax(y_pred)
+            # log p = s - logsumexp(s): computed from the shifted logits, finite everywhere
+            shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)
+            log_norm = np.log(np.sum(np.exp(shifted), axis=-1))
+            value = float(np.sum(log_norm * np.sum(y, axis=-1)) - np.sum(y * shifted))
+            self._cache = (p, y, n)
+        else:
+            p = np.clip(y_pred, _EPS, 1.0)
+            value = float(-np.sum(y * np.log(p)))
+            self._cache = (p, y, n)
+        return value * self._scale(n)
+
+    def _backward(self):
+        p, y, n = self._cache
+        if self.from_logits:
+            grad = p * np.sum(y, axis=-1, keepdims=True)
+            grad -= y
+        else:
+            grad = -y / p
+        grad *= self._scale(n)
+        return grad
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, **super().get_config()}
+
+
+class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
+    """Cross-entropy for integer labels of shape (batch,) in ``0 .. classes-1``."""
+
+    task = "sparse"
+
+    def prepare_targets(self, y_true, output_shape, dtype):
+        y = np.asarray(y_true)
+        name = type(self).__name__
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1 or y.shape[0] != output_shape[0]:
+            raise ShapeError(f"{name} expects integer labels of shape ({output_shape[0]},), "
+                             f"got {y.shape}")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+                raise LabelError(f"{name} expects integer class labels, got non-integer values")
+        elif y.dtype.kind not in "iub":
+            raise LabelError(f"{name} expects integer class labels, got dtype {y.dtype}")
+        classes = output_shape[-1]
+        if y.size and (y.min() < 0 or y.max() >= classes):
+            raise LabelError(f"{name}: labels must be in 0..{classes - 1} for {classes} outputs, "
+                             f"got values in [{y.min()}, {y.max()}]")
+        return y.astype(np.intp)
+
+    def _forward(self, y_pred, y):
+        n = y_pred.shape[0]
+        rows = np.arange(n)
+        if self.from_logits:
+            shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)
+            exp = np.exp(shifted)
+            norm = np.sum(exp, axis=-1)
+            value = float(np.sum(np.log(norm) - shifted[rows, y]))
+            exp /= norm[:, None]
+            self._cache = (exp, y, n)
+        else:
+            value = float(-np.sum(np.log(np.clip(y_pred[rows, y], _EPS, 1.0))))
+            self._cache = (y_pred, y, n)
+        return value * self._scale(n)
+
+    def _backward(self):
+        p, y, n = self._cache
+        rows = np.arange(n)
+        if self.from_logits:
+            grad = p  # owned by the cache: consumed once
+            grad[rows, y] -= 1.0
+            self._cache = None
+        else:
+            grad = np.zeros_like(p)
+            grad[rows, y] = -1.0 / np.clip(p[rows, y], _EPS, 1.0)
+        grad *= self._scale(n)
+        return grad
+
+
+class MeanSquaredError(Loss):
+    """Squared error averaged (``"mean"``) or summed (``"sum"``) over all elements."""
+
+    task = "regression"
+
+    def _forward(self, y_pred, y):
+        diff = y_pred - y
+        self._cache = (diff, diff.size)
+        return float(np.vdot(diff, diff)) * self._scale(diff.size)
+
+    def _backward(self):
+        diff, size = self._cache
+        return diff * (2.0 * self._scale(size))
+
+
+def _float_targets(y_true, name, dtype):
+    y = np.asarray(y_true)
+    if y.dtype.kind not in "biuf":
+        raise LabelError(f"{name}: targets must be numeric, got dtype {y.dtype}")
+    y = y.astype(dtype, copy=False)
+    if not np.all(np.isfinite(y)):
+        raise LabelError(f"{name}: targets contain NaN or inf")
+    return y
+
+
+def _match_shape(y, output_shape, name):
+    """Align (n,) targets with (n, 1) outputs; refuse anything that would broadcast silently."""
+    output_shape = tuple(output_shape)
+    if y.shape == output_shape:
+        return y
+    if y.size == int(np.prod(output_shape)) and y.shape[:1] == output_shape[:1] and (
+            y.ndim == 1 or output_shape[1:] == (1,) * (len(output_shape) - 1)):
+        return y.reshape(output_shape)
+    raise ShapeError(f"{name}: targets of shape {y.shape} do not match predictions of shape "
+                     f"{output_shape}")
+
+
+_TABLE = {
+    "logistic": LogisticLoss,
+    "binary_crossentropy": BinaryCrossEntropy,
+    "categorical_crossentropy": CategoricalCrossEntropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossEntropy,
+    "mse": MeanSquaredError,
+}
+_ALIASES = {"logistic_loss": "logistic", "bce": "binary_crossentropy",
+            "cce": "categorical_crossentropy", "mean_squared_error": "mse",
+            "sparse_cce": "sparse_categorical_crossentropy"}
+_CLASSES = {cls.__name__: cls for cls in _TABLE.values()}
+
+
+def names() -> list[str]:
+    return sorted(set(_TABLE) | set(_ALIASES))
+
+
+def get(identifier) -> Loss:
+    """A Loss from a name (``"logistic"``, ``"sparse_categorical_crossentropy"``, ...), a class
+    name, or an instance (passed through)."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        cls = _TABLE.get(key) or _CLASSES.get(identifier)
+        if cls is not None:
+            return cls()
+    raise UnknownNameError(f"unknown loss {identifier!r}; valid names: {', '.join(names())}")
+
+
+def from_config(class_name: str, config: dict) -> Loss:
+    """Rebuild a registered loss from ``type(loss).__name__`` and ``get_config()``."""
+    if class_name not in _CLASSES:
+        raise UnknownNameError(f"unknown loss class {class_name!r}; valid: {sorted(_CLASSES)}")
+    return _CLASSES[class_name](**config)

@@ -1,0 +1,5 @@
+"""Models: ``Sequential`` (a stack of layers) sharing one API defined in ``base``."""
+from .base import BaseModel
+from .sequential import Sequential
+
+__all__ = ["BaseModel", "Sequential"]

@@ -1,0 +1,360 @@
+"""The API shared by ``Sequential`` and the graph ``Model``: compile, fit, evaluate, predict, ...
+
+Subclasses provide the network: ``_build_layers(input_shape, rng)``, ``_forward(x, training,
+logits)``, ``_backward(dy, input_grad)``, ``output_shape`` and ``_head`` (the last layer, whose
+activation may be fused into the loss).  This class owns everything around it:
+
+* parameters of all layers live in one flat buffer (and gradients in another); each layer's
+  ``params``/``grads`` entries are views into them, so an optimizer step is a few NumPy calls;
+* inputs are checked once per call (dtype, shape, NaN/inf) and converted to the model's dtype;
+* a failing call changes nothing: building is undone if it raises, and checks run before any
+  weight, optimizer state, random state or history changes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optimizers_mod
+from ..errors import (ConfigError, DTypeError, InputValueError, NotBuiltError, NotCompiledError,
+                      ShapeError)
+from ..training import Trainer, resolve_batch_size
+from .summary import summary_text
+
+__all__ = ["BaseModel"]
+
+_PREDICT_CHUNK = 4096
+
+
+def leaf_layers(layers):
+    """Layers in order, with containers (e.g. Residual) replaced by the layers they hold."""
+    for layer in layers:
+        inner = getattr(layer, "sublayers", None)
+        if inner:
+            yield from leaf_layers(inner)
+        else:
+            yield layer
+
+
+def as_rng(seed) -> np.random.Generator:
+    """A Generator from an int seed, a Generator (used as is) or None (fresh OS entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+                        and seed >= 0):
+        return np.random.default_rng(seed)
+    raise ConfigError(f"seed must be a non-negative int, a numpy.random.Generator or None, "
+                      f"got {seed!r}")
+
+
+class BaseModel:
+    """Shared model API.  See ``Sequential`` and ``Model`` for construction."""
+
+    def __init__(self, name=None, seed=None, dtype="float32"):
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise ConfigError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
+        if self.dtype not in (np.float32, np.float64):
+            raise ConfigError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.name = name or type(self).__name__.lower()
+        self.rng = as_rng(seed)
+        self.built = False
+        self.loss = self.optimizer = None
+        self._train_loss = None
+        self._fused = False
+        self._metrics: list = []
+        self._flat_params = self._flat_grads = None
+        self.stop_training = False
+        self.history = None
+
+    # ------------------------------------------------------------------ building
+    @property
+    def input_shape(self):
+        raise NotImplementedError
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for inputs of shape ``(batch, *input_shape)``."""
+        if self.built:
+            return
+        if input_shape is None:
+            input_shape = self.input_shape
+        if input_shape is None:
+            raise NotBuiltError(f"model {self.name!r} does not know its input shape: give "
+                                "input_shape=/input_dim= to the first layer or call fit() first")
+        state = self.rng.bit_generator.state
+        try:
+            self._build_layers(tuple(input_shape), self.rng)
+            self._pack_parameters()
+        except Exception:
+            self.rng.bit_generator.state = state
+            self._unbuild()
+            raise
+        self.built = True
+        if self.loss is not None:
+            self._configure_head()
+
+    def _unbuild(self):
+        for layer in self.layers:
+            layer.built = False
+            layer.params, layer.grads, layer.state = {}, {}, {}
+
+    def _pack_parameters(self):
+        """Move all parameters (and gradients) into one flat buffer each; layers keep views."""
+        entries = [(layer, key, value) for layer in leaf_layers(self.layers)
+                   for key, value in layer.params.items()]
+        total = sum(value.size for _, _, value in entries)
+        self._flat_params = np.empty(total, dtype=self.dtype)
+        self._flat_grads = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for layer, key, value in entries:
+            view = self._flat_params[offset:offset + value.size].reshape(value.shape)
+            view[...] = value
+            layer.params[key] = view
+            layer.grads[key] = self._flat_grads[offset:offset + value.size].reshape(value.shape)
+            offset += value.size
+
+    def count_params(self) -> int:
+        """Number of trainable scalars."""
+        self._require_built("count_params")
+        return int(self._flat_params.size)
+
+    def _require_built(self, what):
+        if not self.built:
+            if self.input_shape is not None:
+                self.build()
+            else:
+                raise NotBuiltError(
+                    f"{what}: model {self.name!r} is not built; give input_shape=/input_dim= to "
+                    "the first layer or call fit() first")
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, loss, optimizer="adam", metrics=None):
+        """Choose the loss (name or Loss), the optimizer (name or Optimizer) and metrics
+        (e.g. ``["accuracy"]``).  When the network ends in the activation the loss fuses with,
+        training and evaluation run on logits (gradient ``p - y``)."""
+        loss = losses_mod.get(loss)
+        optimizer = optimizers_mod.get(optimizer)
+        metrics = list(metrics or [])
+        for m in metrics:  # validate names now, build per head below
+            if not isinstance(m, (str, metrics_mod.Metric)):
+                raise ConfigError(f"compile: metrics must be names or Metric objects, got {m!r}")
+        self.loss, self.optimizer, self._metric_specs = loss, optimizer, metrics
+        try:
+            self._configure_head()
+        except Exception:
+            self.loss = self.optimizer = None
+            raise
+
+    def _configure_head(self):
+        head_activation = getattr(self._head, "activation", None)
+        self._fused = (head_activation is not None
+                       and head_activation.name in self.loss.fuses_with)
+        self._train_loss = self.loss.with_logits() if self._fused else self.loss
+        logits_out = self._fused or self._train_loss.from_logits
+        threshold = 0.0 if logits_out else 0.5
+        self._metrics = [metrics_mod.get(m, self.loss.task, threshold) for m in self._metric_specs]
+
+    def _require_compiled(self, what):
+        if self.loss is None:
+            raise NotCompiledError(f"{what}: call model.compile(loss=..., optimizer=...) first")
+
+    # ------------------------------------------------------------------ input checking
+    def _check_x(self, x, what="x"):
+        """x as a C-contiguous array of the model's dtype, after shape and value checks."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise DTypeError(f"{what} must be a real numeric array, got dtype {x.dtype}")
+        if x.ndim < 2:
+            raise ShapeError(f"{what} must have shape (batch, features...), got {x.shape}; "
+                             "reshape a single feature with x.reshape(-1, 1) or a single "
+                             "example with x.reshape(1, -1)")
+        if x.shape[0] == 0:
+            raise InputValueError(f"{what} is empty (shape {x.shape})")
+        expected = self.input_shape
+        if expected is not None and tuple(x.shape[1:]) != tuple(expected):
+            first = self._first_layer_name()
+            raise ShapeError(f"layer {first!r} of model {self.name!r} expects {what} of shape "
+                             f"(batch, {', '.join(map(str, expected))}), got {x.shape}")
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not np.isfinite(x).all():
+            raise InputValueError(f"{what} contains NaN or inf")
+        return x
+
+    def _check_xy(self, x, y):
+        x = self._check_x(x)
+        y_arr = np.asarray(y)
+        if y_arr.ndim == 0 or y_arr.shape[0] != x.shape[0]:
+            raise ShapeError(f"x and y must have the same length, got x {x.shape[0]} and "
+                             f"y {y_arr.shape[0] if y_arr.ndim else 'a scalar'}")
+        out_shape = (x.shape[0],) + tuple(self.output_shape_for(x.shape[1:]))
+        y_arr = self.loss.prepare_targets(y_arr, out_shape, self.dtype)
+        return x, np.ascontiguousarray(y_arr)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, x, y, epochs=1, batch_size=None, shuffle=True, validation_data=None, verbose=1,
+            callbacks=None, seed=None, initial_epoch=0):
+        """Train for ``epochs`` passes over (x, y); returns a ``History``.
+
+        ``batch_size`` None uses the optimizer's regime (GD: all N, SGD: 1, MiniBatchSGD: k,
+        others 32); ``seed`` (int or Generator) fixes the batch order, otherwise the model's own
+        generator is used.  ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
+        """
+        self._require_compiled("fit")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ConfigError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+        if verbose not in (0, 1, 2):
+            raise ConfigError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+        x, y = self._check_xy(x, y)
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ConfigError("fit: validation_data must be a tuple (x_val, y_val)")
+            validation = self._check_xy(*validation_data)
+        batch = resolve_batch_size(batch_size, self.optimizer, x.shape[0])
+        rng = self.rng if seed is None else as_rng(seed)
+        self.build(x.shape[1:])
+        trainer = Trainer(self, callbacks or (), verbose)
+        try:
+            self.history = trainer.fit(x, y, epochs, batch, shuffle, rng, validation,
+                                       initial_epoch)
+        finally:
+            self._release_buffers()
+        return self.history
+
+    def _train_step(self, xb, yb):
+        out = self._forward(xb, True, self._fused)
+        value = self._train_loss._forward(out, yb)
+        self._backward(self._train_loss._backward(), False)
+        self.optimizer.step(self._flat_params, self._flat_grads)
+        for metric in self._metrics:
+            metric.update(out, yb)
+        return value
+
+    def _reset_metrics(self):
+        for metric in self._metrics:
+            metric.reset()
+
+    def _metric_results(self):
+        return {metric.name: float(metric.result()) for metric in self._metrics}
+
+    def _release_buffers(self):
+        for layer in leaf_layers(self.layers):
+            layer.release_buffers()
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, x, y, batch_size=None, return_dict=False):
+        """Loss (and metrics) on (x, y) without changing the model.  Returns the loss, or
+        ``[loss, *metrics]`` when metrics were compiled, or a dict with ``return_dict=True``."""
+        self._require_compiled("evaluate")
+        self._require_built("evaluate")
+        x, y = self._check_xy(x, y)
+        logs = self._evaluate_checked(x, y, batch_size)
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    def _evaluate_checked(self, x, y, batch_size=None):
+        n = x.shape[0]
+        chunk = batch_size or _PREDICT_CHUNK
+        self._reset_metrics()
+        total = 0.0
+        mean = self._train_loss.reduction == "mean"
+        for start in range(0, n, chunk):
+            xb, yb = x[start:start + chunk], y[start:start + chunk]
+            out = self._forward(xb, False, self._fused)
+            value = self._train_loss._forward(out, yb)
+            total += value * xb.shape[0] if mean else value
+            for metric in self._metrics:
+                metric.update(out, yb)
+        self._train_loss._cache = None
+        logs = {"loss": total / n if mean else total}
+        logs.update(self._metric_results())
+        return logs
+
+    def predict(self, x, batch_size=None):
+        """The last layer's output for ``x`` (probabilities if it ends in sigmoid/softmax)."""
+        self._require_built("predict")
+        x = self._check_x(x)
+        n = x.shape[0]
+        chunk = batch_size or _PREDICT_CHUNK
+        if chunk >= n:
+            return self._forward(x, False, False)
+        out = None
+        for start in range(0, n, chunk):
+            part = self._forward(x[start:start + chunk], False, False)
+            if out is None:
+                out = np.empty((n,) + part.shape[1:], dtype=part.dtype)
+            out[start:start + part.shape[0]] = part
+        return out
+
+    def predict_proba(self, x, batch_size=None):
+        """Class probabilities through the loss's link: P(y=+1) (shape (n, 1)) for the logistic
+        and binary losses, softmax rows for the categorical ones."""
+        self._require_compiled("predict_proba")
+        task = self.loss.task
+        if task == "regression":
+            raise ConfigError(f"predict_proba needs a classification loss, the model has "
+                              f"{type(self.loss).__name__}")
+        out = self.predict(x, batch_size)
+        if self._fused or not self._train_loss.from_logits:
+            return out
+        from ..activations import sigmoid, softmax
+        return sigmoid(out) if task in ("pm1", "binary") else softmax(out)
+
+    def predict_classes(self, x, batch_size=None):
+        """Predicted labels, in the loss's label space: ±1 for LogisticLoss, {0, 1} for binary
+        cross-entropy, class indices for the categorical losses.  Shape (n,)."""
+        proba = self.predict_proba(x, batch_size)
+        task = self.loss.task
+        if task == "pm1":
+            return np.where(proba[:, 0] > 0.5, 1, -1)
+        if task == "binary":
+            return (proba[:, 0] > 0.5).astype(np.int64)
+        return np.argmax(proba, axis=-1)
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self) -> list:
+        """Copies of all parameters (then states), layer by layer, in the layers' key order."""
+        self._require_built("get_weights")
+        weights = []
+        for layer in leaf_layers(self.layers):
+            weights.extend(v.copy() for v in layer.params.values())
+            weights.extend(v.copy() for v in layer.state.values())
+        return weights
+
+    def set_weights(self, weights) -> None:
+        """Copy ``weights`` (as returned by ``get_weights``) into the model; checks every shape
+        first, so a mismatch changes nothing."""
+        self._require_built("set_weights")
+        targets = []
+        for layer in leaf_layers(self.layers):
+            targets.extend((layer.name, k, v) for k, v in layer.params.items())
+            targets.extend((layer.name, k, v) for k, v in layer.state.items())
+        weights = list(weights)
+        if len(weights) != len(targets):
+            raise ShapeError(f"set_weights: expected {len(targets)} arrays, got {len(weights)}")
+        arrays = []
+        for (lname, key, target), value in zip(targets, weights):
+            value = np.asarray(value)
+            if value.shape != target.shape:
+                raise ShapeError(f"set_weights: layer {lname!r} {key} expects shape "
+                                 f"{target.shape}, got {value.shape}")
+            if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
+                raise InputValueError(f"set_weights: layer {lname!r} {key} must be finite numbers")
+            arrays.append(value)
+        for (_, _, target), value in zip(targets, arrays):
+            target[...] = value
+
+    def summary(self, print_fn=print) -> str:
+        """Print (and return) a table of layers, output shapes and parameter counts."""
+        if not self.built and self.input_shape is not None:
+            self.build()
+        text = summary_text(self)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def _first_layer_name(self):
+        return self.layers[0].name if self.layers else None

@@ -1,0 +1,98 @@
+"""``Sequential``: a plain stack of layers, each feeding the next."""
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..layers.base import Layer
+from .base import BaseModel
+
+__all__ = ["Sequential"]
+
+
+class Sequential(BaseModel):
+    """A linear stack of layers with the Keras API.
+
+    >>> import nnlite
+    >>> model = nnlite.Sequential([nnlite.layers.Dense(8, activation="relu", input_dim=4),
+    ...                            nnlite.layers.Dense(3, activation="softmax")], seed=0)
+    >>> model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    >>> model.count_params()
+    67
+
+    ``seed`` fixes the weights (and, unless ``fit(seed=...)`` is given, the batch order);
+    ``dtype`` is ``"float32"`` (default, fast) or ``"float64"`` (teaching, gradient checks).
+    """
+
+    def __init__(self, layers=None, name=None, seed=None, dtype="float32"):
+        super().__init__(name=name, seed=seed, dtype=dtype)
+        self.layers: list[Layer] = []
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer (before the model is built)."""
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
+        if self.built:
+            raise ConfigError(f"Sequential.add: model {self.name!r} is already built; "
+                              "create a new model to change its layers")
+        if any(layer is other for other in self.layers):
+            raise ConfigError(f"Sequential.add: this {type(layer).__name__} is already in the "
+                              "model (reusing a layer object would share its weights)")
+        if layer.input_shape is not None and self.layers:
+            raise ConfigError(f"Sequential.add: only the first layer takes input_shape/input_dim "
+                              f"({type(layer).__name__} got {layer.input_shape})")
+        self._assign_name(layer)
+        self.layers.append(layer)
+
+    def _assign_name(self, layer):
+        taken = {l.name for l in self.layers}
+        if layer.name is not None:
+            if layer.name in taken:
+                raise ConfigError(f"Sequential.add: layer name {layer.name!r} is already used")
+            return
+        base = layer.default_name
+        name, i = base, 0
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        layer.name = name
+
+    @property
+    def input_shape(self):
+        return self.layers[0].input_shape if self.layers else None
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape if self.layers else None
+
+    @property
+    def _head(self):
+        return self.layers[-1] if self.layers else None
+
+    def output_shape_for(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def _build_layers(self, input_shape, rng):
+        if not self.layers:
+            raise ConfigError(f"model {self.name!r} has no layers")
+        shape = input_shape
+        for layer in self.layers:
+            layer.build(shape, rng, self.dtype)
+            shape = layer.output_shape
+
+    def _forward(self, x, training, logits):
+        layers = self.layers
+        for layer in layers[:-1]:
+            x = layer.forward(x, training)
+        if logits:
+            return layers[-1].forward(x, training, logits=True)
+        return layers[-1].forward(x, training)
+
+    def _backward(self, dy, input_grad=True):
+        layers = self.layers
+        for i in range(len(layers) - 1, 0, -1):
+            dy = layers[i].backward(dy)
+        return layers[0].backward(dy, input_grad)
