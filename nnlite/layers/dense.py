@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers
-from ..errors import ConfigError
+from .. import activations, initializers, regularizers
+from ..errors import ConfigError, ShapeError
 from .base import Layer
 
 __all__ = ["Dense"]
@@ -27,7 +27,8 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ConfigError(f"Dense: units must be a positive int, got {units!r}")
@@ -36,17 +37,20 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        # penalties are applied by the model (see nnlite.regularizers), not in backward
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self._x = self._saved = None
         self._logits = False
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+        if len(input_shape) != 1:
+            raise ShapeError(f"Dense {self.name!r}: expects 2-D inputs (batch, features), got "
+                             f"input shape (batch, {', '.join(map(str, input_shape))}); "
+                             "add a Flatten layer first")
+        return (self.units,)
 
     def build(self, input_shape, rng, dtype):
-        if len(input_shape) != 1:
-            raise ConfigError(f"Dense {self.name!r}: expects 2-D inputs (batch, features), got "
-                              f"input shape (batch, {', '.join(map(str, input_shape))}); "
-                              "add a Flatten layer first")
         super().build(input_shape, rng, dtype)
         fan_in = input_shape[-1]
         self.add_param("kernel", self.kernel_initializer(
@@ -93,6 +97,10 @@ class Dense(Layer):
                       use_bias=self.use_bias,
                       kernel_initializer=initializers.name_of(self.kernel_initializer),
                       bias_initializer=initializers.name_of(self.bias_initializer))
+        if self.kernel_regularizer is not None:
+            config["kernel_regularizer"] = regularizers.serialize(self.kernel_regularizer)
+        if self.bias_regularizer is not None:
+            config["bias_regularizer"] = regularizers.serialize(self.bias_regularizer)
         return config
 
 
