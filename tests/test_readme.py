@@ -1,0 +1,24 @@
+"""The README's code runs: every ```python block, in order, in one namespace."""
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_blocks_run(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 3
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 (our own README)
+    assert namespace["accuracy"] > 0.85
+    assert set(namespace["model"].predict_classes(namespace["x"][:5])) <= {-1, 1}
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    text = README.read_text()
+    first_block = re.search(r"```bash\n(.*?)```", text, re.S).group(1).splitlines()
+    assert first_block[0].startswith("pip install . && python -m nnlite")
+    assert first_block[1].startswith('pip install -e ".[test]" && python -m pytest -q')
+    run_ci = (README.parent / ".ci" / "run").read_text()
+    assert "python -m pytest -q" in run_ci
