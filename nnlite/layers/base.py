@@ -24,7 +24,8 @@ __all__ = ["Layer"]
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # Keras's rule: split lower-to-upper case changes only (ReLU -> re_lu, Conv2D -> conv2d)
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
 class Layer:
@@ -103,6 +104,18 @@ class Layer:
                 f"layer {self.name!r} ({type(self).__name__}) expects inputs of shape "
                 f"(batch, {', '.join(map(str, self.input_shape))}), got {x.shape}"
             )
+
+    # ------------------------------------------------------------------ graphs
+    #: True for layers taking several inputs (merges): ``build`` gets a list of shapes,
+    #: ``forward`` a list of arrays, and ``backward`` returns a list of ``dx`` (one per input).
+    multi_input = False
+
+    def __call__(self, inputs):
+        """Symbolic call for the graph API: ``h = Dense(8)(x)`` on a node from ``nnlite.Input``
+        (or a list of nodes for a merge) records an edge and returns the new node; nothing is
+        computed.  Use ``model.predict`` for numbers."""
+        from ..models.graph_build import call_layer  # graphs sit on top of layers
+        return call_layer(self, inputs)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -1,0 +1,140 @@
+"""Arbitrary derivatives of a (trained) model: saliency and parameter gradients.
+
+One design, two questions, both answered by one forward and one reverse sweep of the graph:
+
+* ``input_gradient(model, x, output=None, unit=None, weights=None)``: ∂s/∂x for the scalar
+
+      s = Σ_b Σ_j w_bj · y_bj          y = the chosen output, shape (batch, *out)
+
+  with ``w`` = ``weights`` if given, else the indicator of column ``unit``, else all ones.
+  Examples do not interact, so row b of the result is ∂(Σ_j w_bj y_bj)/∂x_b: the saliency of
+  example b (e.g. ``unit=c`` gives ∂p_c/∂x for each image).  Shape: like ``x`` (a list for a
+  model with several inputs).
+* ``gradients(model, x, y=None, output=None, unit=None, weights=None)``: ∂L/∂θ of the
+  compiled training loss when ``y`` is given, otherwise ∂s/∂θ of the scalar above, as a dict
+  ``{"<layer name>/<param>": array}`` (copies; Residual inner layers appear as
+  ``residual/dense/kernel``).
+
+Both are also methods of every model (``model.input_gradient(x)``, ``model.gradients(x, y)``).
+They run the layers in training mode (the mode that keeps what backward needs; for the layers
+nnlite has today it computes the same function as inference), change no weight, optimizer
+state or history, and record the norm of every node's value and gradient for
+``nnlite.plotting.plot_graph(model, values=True)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError, ShapeError
+
+__all__ = ["input_gradient", "gradients"]
+
+
+def input_gradient(model, x, output=None, unit=None, weights=None):
+    """∂(Σ w ⊙ y_output)/∂x for a batch (see module docstring); returns an array like ``x``."""
+    model._require_built("input_gradient")
+    x = model._check_x(x)
+    try:
+        return _sweep(model, x, _seed(model, output, unit, weights), logits=False)
+    finally:
+        model._release_buffers()
+
+
+def gradients(model, x, y=None, output=None, unit=None, weights=None) -> dict:
+    """∂L/∂θ (``y`` given, model compiled) or ∂(Σ w ⊙ y_output)/∂θ, as {"layer/param": array}."""
+    from .models.base import leaf_layers
+
+    model._require_built("gradients")
+    if y is None:
+        x = model._check_x(x)
+        seed, logits = _seed(model, output, unit, weights), False
+    else:
+        if output is not None or unit is not None or weights is not None:
+            raise ConfigError("gradients: give targets y (loss gradient) or output/unit/weights "
+                              "(output gradient), not both")
+        model._require_compiled("gradients")
+        x, y = model._check_xy(x, y)
+        loss = model._train_loss
+
+        def seed(outs):
+            if hasattr(loss, "forward_many"):
+                loss.forward_many(outs, y)
+                return loss.backward_many()
+            loss._forward(outs, y)
+            return loss._backward()
+        logits = model._fused
+    try:
+        _sweep(model, x, seed, logits)
+        return {f"{layer.name}/{key}": g.copy() for layer in leaf_layers(model.layers)
+                for key, g in layer.grads.items()}
+    finally:
+        model._release_buffers()
+
+
+def _seed(model, output, unit, weights):
+    """A function of the outputs returning the upstream gradient(s) w."""
+    multi = isinstance(model.output_shape, list)
+    n_out = len(model.output_shape) if multi else 1
+    k = 0 if output is None else output
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n_out:
+        raise ConfigError(f"output must be an int in [0, {n_out}), got {output!r}")
+    if unit is not None and weights is not None:
+        raise ConfigError("give unit or weights, not both")
+
+    def seed(outs):
+        outs_list = outs if multi else [outs]
+        target = outs_list[k]
+        if weights is not None:
+            w = np.asarray(weights, dtype=target.dtype)
+            if w.shape != target.shape:
+                raise ShapeError(f"weights must have the output's shape {target.shape}, "
+                                 f"got {w.shape}")
+        else:
+            w = np.zeros_like(target) if unit is not None else np.ones_like(target)
+            if unit is not None:
+                width = target.shape[-1]
+                if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) \
+                        or not 0 <= unit < width:
+                    raise ConfigError(f"unit must be an int in [0, {width}), got {unit!r}")
+                w[..., unit] = 1.0
+        dys = [w if i == k else np.zeros_like(o) for i, o in enumerate(outs_list)]
+        return dys if multi else dys[0]
+    return seed
+
+
+def _norm(a):
+    """‖a‖₂ without overflow: scaled by max |a| first (the plain sum of squares overflows for
+    entries beyond ~1e154 in float64, ~1e19 in float32, though the norm itself is finite)."""
+    if a is None:
+        return None
+    scale = float(np.max(np.abs(a))) if a.size else 0.0
+    if scale == 0.0 or not np.isfinite(scale):
+        return scale
+    return scale * float(np.linalg.norm(a / scale))
+
+
+def _sweep(model, x, seed, logits):
+    """Forward (training mode), seed, backward with input gradient; records norms in
+    ``model._trace`` as {"values": [...], "grads": [...]} per graph node."""
+    if hasattr(model, "_run"):  # graph Model
+        record = {}
+        outs = model._run(x, True, logits, record)
+        dx = model._run_backward(seed(outs), True, record)
+        values, grads = record["values"], record["grads"]
+    else:  # a stack: node 0 is the input, node i+1 the output of layer i
+        layers = model.layers
+        values = [x]
+        for i, layer in enumerate(layers):
+            last = i == len(layers) - 1
+            values.append(layer.forward(values[-1], True, logits=True) if last and logits
+                          else layer.forward(values[-1], True))
+        grads = [None] * len(values)
+        g = seed(values[-1])
+        for i in range(len(layers) - 1, -1, -1):
+            grads[i + 1] = g
+            g = layers[i].backward(g)
+        grads[0] = dx = g
+    model._trace = {"values": [_norm(v) for v in values], "grads": [_norm(g) for g in grads]}
+    if isinstance(dx, list):
+        return [d.copy() for d in dx]
+    return dx.copy()

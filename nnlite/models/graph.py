@@ -1,0 +1,404 @@
+"""The graph ``Model``: any directed acyclic graph of layers, with the ``Sequential`` API.
+
+    x = nnlite.Input(shape=(4,))
+    h = Dense(16, activation="relu")(x)
+    y = Add()([h, Dense(16)(h)])                  # h fans out: two consumers
+    model = nnlite.Model(x, Dense(1)(y))
+
+The lecture's automatic differentiation, literally (cf. micrograd's ``backward``):
+
+* forward visits the nodes in topological order, each layer computing its value from its
+  parents' values;
+* backward visits them in reverse order; each node's gradient is complete when it is reached
+  (all its consumers come later in the forward order), its layer's ``backward`` is called once,
+  and the returned ``dx`` is *added* to each parent's gradient — the sum at fan-out.
+  Both passes are O(|nodes|) layer calls.
+
+Several inputs: pass ``x`` as a list (in the order of ``inputs``).  Several outputs:
+``compile(loss=[...] or {output_name: loss}, loss_weights=...)`` minimises Σ_k w_k L_k and
+``fit`` takes a list (or dict) of targets; ``predict`` returns a list of arrays.  Metrics of a
+multi-output model are computed per output and logged as ``<output>_<metric>``.
+
+Shared layers (one layer object called at two nodes) are **rejected** with a ``GraphError``:
+a layer keeps one forward cache for its backward, so sharing would need per-call caches.  Call
+two layers and tie nothing; weight sharing is out of scope.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optimizers_mod
+from ..errors import ConfigError, GraphError, ShapeError
+from .base import BaseModel, chunk_size
+from .graph_build import (Input, Node, assign_names, check_graph, graph_config,
+                          graph_from_config, topological_order)
+
+__all__ = ["Model", "Input", "Node"]
+
+
+class Model(BaseModel):
+    """``Model(inputs, outputs, name=None, seed=None, dtype="float32")`` over the DAG that
+    connects ``inputs`` (``Input`` nodes, one or a list) to ``outputs`` (one node or a list).
+
+    Errors at construction (``GraphError``): a cycle, an output depending on an input not in
+    ``inputs``, an input no output depends on, a layer used at two nodes, repeated names."""
+
+    def __init__(self, inputs, outputs, name=None, seed=None, dtype="float32"):
+        super().__init__(name=name, seed=seed, dtype=dtype)
+        self._multi_in = isinstance(inputs, (list, tuple))
+        self._multi_out = isinstance(outputs, (list, tuple))
+        self.inputs = list(inputs) if self._multi_in else [inputs]
+        self.outputs = list(outputs) if self._multi_out else [outputs]
+        for node in self.outputs:
+            if not isinstance(node, Node):
+                raise GraphError(f"Model outputs must be graph nodes, got {type(node).__name__}")
+        self.nodes = topological_order(self.outputs)
+        check_graph(self.inputs, self.outputs, self.nodes)
+        assign_names(self.inputs, self.nodes)
+        self.layers = [n.layer for n in self.nodes if not n.is_input]
+        index = {id(n): i for i, n in enumerate(self.nodes)}
+        self._input_index = [index[id(n)] for n in self.inputs]
+        self._output_index = [index[id(n)] for n in self.outputs]
+        consumers = [0] * len(self.nodes)
+        #: (node index, layer, parent indices) in topological order, inputs excluded
+        self._plan = []
+        for i, node in enumerate(self.nodes):
+            parents = tuple(index[id(p)] for p in node.parents)
+            for p in parents:
+                consumers[p] += 1
+            if not node.is_input:
+                self._plan.append((i, node.layer, parents))
+        self._consumers = consumers
+        self._trace = None          # (values, grads) of the last traced pass, for plot_graph
+        self._loss_weights = None
+        self.build()  # every shape is known: weights exist from construction on (as in Keras)
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def input_shape(self):
+        shapes = [n.shape for n in self.inputs]
+        return shapes if self._multi_in else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [n.shape for n in self.outputs]
+        return shapes if self._multi_out else shapes[0]
+
+    def output_shape_for(self, input_shape):
+        return self.output_shape
+
+    @property
+    def _head(self):
+        return None if self._multi_out else self.outputs[0].layer
+
+    def _first_layer_name(self):
+        return self.inputs[0].name
+
+    def _build_layers(self, input_shape, rng):
+        for i, layer, parents in self._plan:
+            shapes = [self.nodes[p].shape for p in parents]
+            layer.build(shapes if layer.multi_input else shapes[0], rng, self.dtype)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, loss, optimizer="adam", metrics=None, loss_weights=None):
+        """As ``Sequential.compile``; with several outputs ``loss`` is one loss for all, a list
+        (one per output) or a dict {output layer name: loss}, and ``loss_weights`` a list or
+        dict of floats (default 1).  The training loss is Σ_k w_k L_k.  ``metrics`` is a list
+        (computed for every output) or a dict {output name: list}; they are logged as
+        ``<output>_<metric>``."""
+        if not self._multi_out:
+            if loss_weights is not None:
+                raise ConfigError("compile: loss_weights needs a model with several outputs")
+            return super().compile(loss, optimizer, metrics)
+        names = [n.label for n in self.outputs]
+        losses = [losses_mod.get(l) for l in self._per_output(loss, "loss", names, None)]
+        weights = self._per_output(loss_weights, "loss_weights", names, 1.0)
+        for w in weights:
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) \
+                    or w < 0:
+                raise ConfigError(f"compile: loss_weights must be finite numbers ≥ 0, got {w!r}")
+        if len({l.reduction for l in losses}) != 1:
+            raise ConfigError("compile: all output losses need the same reduction, got "
+                              f"{[l.reduction for l in losses]}")
+        if isinstance(metrics, dict):
+            specs = self._per_output(metrics, "metrics", names, None)
+        else:
+            specs = [list(metrics or [])] * len(names)
+        old = (self.loss, self.optimizer, self._loss_weights)
+        self.loss, self._loss_weights = losses, [float(w) for w in weights]
+        self.optimizer = optimizers_mod.get(optimizer)
+        self._metric_specs = [list(m or []) for m in specs]
+        try:
+            self._configure_head()
+        except Exception:
+            self.loss, self.optimizer, self._loss_weights = old
+            raise
+
+    def _per_output(self, value, what, names, default):
+        n = len(names)
+        if value is None and default is not None:
+            return [default] * n
+        if isinstance(value, dict):
+            unknown = set(value) - set(names)
+            if unknown or len(value) != n:
+                raise ConfigError(f"compile: {what} keys must be the output names {names}, "
+                                  f"got {sorted(value)}")
+            return [value[k] for k in names]
+        if isinstance(value, (list, tuple)):
+            if len(value) != n:
+                raise ConfigError(f"compile: {what} needs {n} entries (outputs {names}), "
+                                  f"got {len(value)}")
+            return list(value)
+        return [value] * n
+
+    def _configure_head(self):
+        if not self._multi_out:
+            super()._configure_head()
+            if self._fused and self._consumers[self._output_index[0]]:
+                # the head's value also feeds other layers, so it must stay an activation
+                self._fused, self._train_loss = False, self.loss
+                threshold = 0.0 if self.loss.from_logits else 0.5
+                self._metrics = [metrics_mod.get(m, self.loss.task, threshold)
+                                 for m in self._metric_specs]
+            return
+        losses = self.loss if isinstance(self.loss, list) else [self.loss] * len(self.outputs)
+        fused, train, metrics = [], [], []
+        for k, (node, loss) in enumerate(zip(self.outputs, losses)):
+            act = getattr(node.layer, "activation", None)
+            f = (act is not None and act.name in loss.fuses_with
+                 and self._consumers[self._output_index[k]] == 0)
+            fused.append(f)
+            train.append(loss.with_logits() if f else loss)
+            threshold = 0.0 if (f or train[-1].from_logits) else 0.5
+            for spec in self._metric_specs[k]:
+                metric = metrics_mod.get(spec, loss.task, threshold)
+                metric.name = f"{node.label}_{metric.name}"
+                metrics.append((k, metric))
+        self._fused = tuple(fused)
+        self._train_loss = _WeightedLosses(train, self._loss_weights)
+        self._metrics = [m for _, m in metrics]
+        self._metric_outputs = [k for k, _ in metrics]
+
+    # ------------------------------------------------------------------ checking
+    def _check_x(self, x, what="x"):
+        if not self._multi_in:
+            return super()._check_x(x, what)
+        xs = self._as_list(x, self.inputs, what)
+        out = [self._check_array(v, f"{what}[{k}] (input {n.name!r})", n.shape)
+               for k, (v, n) in enumerate(zip(xs, self.inputs))]
+        lengths = {v.shape[0] for v in out}
+        if len(lengths) != 1:
+            raise ShapeError(f"{what}: all inputs need the same batch length, got "
+                             f"{[v.shape[0] for v in out]}")
+        return out
+
+    def _check_xy(self, x, y):
+        if not self._multi_in and not self._multi_out:
+            return super()._check_xy(x, y)
+        x = self._check_x(x)
+        n = x[0].shape[0] if self._multi_in else x.shape[0]
+        if not self._multi_out:
+            ys = [y]
+        else:
+            ys = self._as_list(y, self.outputs, "y", names=True)
+        losses = self.loss if isinstance(self.loss, list) else [self.loss]
+        out = []
+        for node, loss, target in zip(self.outputs, losses, ys):
+            arr = np.asarray(target)
+            if arr.ndim == 0 or arr.shape[0] != n:
+                raise ShapeError(f"y for output {node.label!r} must have {n} rows like x, got "
+                                 f"shape {arr.shape}")
+            arr = loss.prepare_targets(arr, (n,) + node.shape, self.dtype)
+            out.append(np.ascontiguousarray(arr))
+        return x, (out if self._multi_out else out[0])
+
+    def _as_list(self, value, nodes, what, names=False):
+        if names and isinstance(value, dict):
+            keys = [n.label for n in nodes]
+            if set(value) != set(keys):
+                raise ShapeError(f"{what} keys must be {keys}, got {sorted(value)}")
+            return [value[k] for k in keys]
+        if not isinstance(value, (list, tuple)) or len(value) != len(nodes):
+            got = (f"{len(value)} arrays" if isinstance(value, (list, tuple))
+                   else type(value).__name__)
+            raise ShapeError(f"{what}: model {self.name!r} has {len(nodes)} "
+                             f"{'outputs' if names else 'inputs'} "
+                             f"{[n.label for n in nodes]}, so {what} must be a list of "
+                             f"{len(nodes)} arrays, got {got}")
+        return list(value)
+
+    # ------------------------------------------------------------------ computing
+    def _forward(self, x, training, logits):
+        return self._run(x, training, logits, None)
+
+    def _run(self, x, training, logits, record):
+        """Values of every node, in topological order; returns the output(s).  ``logits`` is a
+        bool (one output) or a tuple of bools (per output) asking fused heads for logits."""
+        values = [None] * len(self.nodes)
+        xs = x if self._multi_in else (x,)
+        for i, v in zip(self._input_index, xs):
+            values[i] = v
+        heads = self._logit_heads(logits)
+        for i, layer, parents in self._plan:
+            if layer.multi_input:
+                values[i] = layer.forward([values[p] for p in parents], training)
+            elif i in heads:
+                values[i] = layer.forward(values[parents[0]], training, logits=True)
+            else:
+                values[i] = layer.forward(values[parents[0]], training)
+        if record is not None:
+            record["values"] = values
+        outs = [values[i] for i in self._output_index]
+        return outs if self._multi_out else outs[0]
+
+    def _logit_heads(self, logits):
+        if not logits:
+            return ()
+        if logits is True:
+            return (self._output_index[0],)
+        return {i for i, f in zip(self._output_index, logits) if f}
+
+    def _backward(self, dy, input_grad=True):
+        return self._run_backward(dy, input_grad, None)
+
+    def _run_backward(self, dy, input_grad, record):
+        """Reverse topological sweep; a node's gradient is the sum over its consumers."""
+        grads = [None] * len(self.nodes)
+        owned = set()  # gradients we allocated (safe to add into in place)
+
+        def accumulate(i, g):
+            cur = grads[i]
+            if cur is None:
+                grads[i] = g           # may be a layer's buffer or the upstream array: no +=
+            elif i in owned:
+                cur += g
+            else:
+                grads[i] = cur + g
+                owned.add(i)
+
+        for i, g in zip(self._output_index, dy if self._multi_out else (dy,)):
+            accumulate(i, g)
+        nodes = self.nodes
+        for i, layer, parents in reversed(self._plan):
+            g = grads[i]
+            need = input_grad or not all(nodes[p].is_input for p in parents)
+            if layer.multi_input:
+                if not need:
+                    continue
+                for p, d in zip(parents, layer.backward(g)):
+                    accumulate(p, d)
+            else:
+                d = layer.backward(g, need)
+                if need:
+                    accumulate(parents[0], d)
+        if record is not None:
+            record["grads"] = grads
+        if not input_grad:
+            return None
+        dxs = [grads[i] for i in self._input_index]
+        return dxs if self._multi_in else dxs[0]
+
+    def _train_step(self, xb, yb):
+        if not self._multi_out:
+            return super()._train_step(xb, yb)
+        outs = self._forward(xb, True, self._fused)
+        value = self._train_loss.forward_many(outs, yb)
+        self._backward(self._train_loss.backward_many(), False)
+        self.optimizer.step(self._flat_params, self._flat_grads)
+        for k, metric in zip(self._metric_outputs, self._metrics):
+            metric.update(outs[k], yb[k])
+        return value
+
+    def _evaluate_checked(self, x, y, batch_size=None):
+        if not self._multi_in and not self._multi_out:
+            return super()._evaluate_checked(x, y, batch_size)
+        xs = x if self._multi_in else [x]
+        ys = y if self._multi_out else [y]
+        n = xs[0].shape[0]
+        chunk = batch_size or 4096
+        self._reset_metrics()
+        loss = self._train_loss if self._multi_out else _WeightedLosses([self._train_loss], [1.0])
+        mean = loss.reduction == "mean"
+        total = 0.0
+        for start in range(0, n, chunk):
+            xb = [v[start:start + chunk] for v in xs]
+            yb = [v[start:start + chunk] for v in ys]
+            outs = self._forward(xb if self._multi_in else xb[0], False, self._fused)
+            outs = outs if self._multi_out else [outs]
+            value = loss.forward_many(outs, yb)
+            total += value * xb[0].shape[0] if mean else value
+            ks = getattr(self, "_metric_outputs", [0] * len(self._metrics))
+            for k, metric in zip(ks, self._metrics):
+                metric.update(outs[k], yb[k])
+        for part in loss.losses:
+            part._cache = None  # do not keep the last chunk alive
+        logs = {"loss": total / n if mean else total}
+        if self._has_regularizers:
+            from .fit_options import penalty
+            logs["loss"] += penalty(self)
+        logs.update(self._metric_results())
+        return logs
+
+    def predict(self, x, batch_size=None):
+        """Output(s) for ``x`` (a list of arrays when the model has several inputs); a list of
+        arrays when it has several outputs."""
+        if not self._multi_in and not self._multi_out:
+            return super().predict(x, batch_size)
+        self._require_built("predict")
+        chunk = chunk_size(batch_size, "predict")
+        xs = self._check_x(x)
+        xs = xs if self._multi_in else [xs]
+        n = xs[0].shape[0]
+        parts = []
+        for start in range(0, n, chunk):
+            xb = [v[start:start + chunk] for v in xs]
+            out = self._forward(xb if self._multi_in else xb[0], False, False)
+            parts.append(out if self._multi_out else [out])
+        outs = [np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
+                for k in range(len(self.outputs))]
+        return outs if self._multi_out else outs[0]
+
+    def predict_proba(self, x, batch_size=None):
+        if self._multi_out:
+            raise ConfigError("predict_proba: the model has several outputs; use predict")
+        return super().predict_proba(x, batch_size)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        """``{"class_name": "Model", "config": {...}}``: inputs, every layer as a spec
+        ``{"class_name", "config", "inbound": [parent names]}``, and the output names."""
+        return graph_config(self)
+
+    @classmethod
+    def from_config(cls, spec, seed=None) -> "Model":
+        """The model described by ``get_config()`` (new weights; copy them with set_weights)."""
+        return graph_from_config(cls, spec, seed)
+
+
+class _WeightedLosses:
+    """Σ_k w_k L_k over the outputs; ``backward_many`` returns [w_k dL_k/dy_k]."""
+
+    def __init__(self, losses, weights):
+        self.losses, self.weights = losses, weights
+        self.reduction = losses[0].reduction
+        self.from_logits = losses[0].from_logits
+
+    def forward_many(self, outs, ys):
+        return sum(w * loss._forward(o, y)
+                   for loss, w, o, y in zip(self.losses, self.weights, outs, ys))
+
+    def backward_many(self):
+        grads = []
+        for loss, w in zip(self.losses, self.weights):
+            g = loss._backward()
+            grads.append(g if w == 1.0 else g * w)
+        return grads
+
+    def _forward(self, out, y):  # single-output form, used by gradcheck on multi-output models
+        return self.forward_many(out, y)
+
+    def _backward(self):
+        return self.backward_many()
+
