@@ -16,6 +16,12 @@ function, checked by finite differences in the tests)::
     softplus  log(1 + e^x)                  σ(x) = 1 - e^-y
     softmax   e^x_i / Σ_j e^x_j             y ⊙ (dy - <dy, y>)
     linear    x                             1
+    gelu      x Φ(x), Φ(x) = erfc(-x/√2)/2        Φ(x) + x φ(x)   (exact erf form; from x)
+    elu       x if x > 0 else α(e^x - 1), α > 0   1[y > 0] + (y + α) 1[y ≤ 0]
+    silu      x σ(x)  (alias swish)           σ(x) (1 + x (1 - σ(x)))           (from x)
+    softsign  x / (1 + |x|)                  1 / (1 + |x|)² = (1 - |y|)²
+    hard_sigmoid  relu6(x + 3) / 6 = clip(x/6 + 1/2, 0, 1)   1/6 · 1[0 < y < 1]
+              (Keras 3 and PyTorch's formula; Keras 2 used clip(0.2 x + 0.5, 0, 1))
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import erfc, expit
 
 from .errors import ConfigError, UnknownNameError
 
@@ -143,6 +149,98 @@ def leaky_relu(alpha: float) -> ActivationFn:
     return ActivationFn("leaky_relu", forward, backward, "output", (("alpha", alpha),))
 
 
+# Python floats, not NumPy scalars: they keep float32 arrays float32 (NEP 50)
+_SQRT_HALF = 0.5 ** 0.5
+_INV_SQRT_2PI = 1.0 / (2.0 * 3.141592653589793) ** 0.5
+
+
+def _gelu(x, out=None):
+    # x Φ(x) with Φ(x) = erfc(-x / √2) / 2 (= (1 + erf(x / √2)) / 2, but erfc keeps the left
+    # tail: 1 + erf(-7) rounds to 0 where Φ(-10) = 7.6e-24); x * ... last so out may alias x
+    phi = erfc(x * -_SQRT_HALF)
+    phi *= 0.5
+    return np.multiply(x, phi, out=out)
+
+
+def _gelu_backward(dy, x, out=None):
+    # Φ(x) + x φ(x); |x| is clipped at 40 before squaring (φ underflows to 0 there anyway) so
+    # x² never overflows
+    clipped = np.clip(x, -40.0, 40.0)
+    density = np.exp(-0.5 * clipped * clipped)
+    density *= _INV_SQRT_2PI
+    density *= x
+    cdf = erfc(x * -_SQRT_HALF)
+    cdf *= 0.5
+    density += cdf
+    return np.multiply(dy, density, out=out)
+
+
+def elu(alpha: float = 1.0) -> ActivationFn:
+    """ELU with scale ``alpha`` > 0 for x ≤ 0 (so y > 0 exactly when x > 0, and the derivative
+    can be written from the output: y + α for x ≤ 0)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise ConfigError(f"ELU: alpha must be a positive number, got {alpha!r}")
+    alpha = float(alpha)
+
+    def forward(x, out=None):
+        # max(x, 0) + α expm1(min(x, 0)): min first so expm1 never overflows, and the
+        # negative part is computed before ``out`` (which may alias x) is written
+        negative = np.expm1(np.minimum(x, 0.0))
+        negative *= alpha
+        out = np.maximum(x, 0.0, out=out)
+        out += negative
+        return out
+
+    def backward(dy, y, out=None):
+        slope = y + alpha
+        np.copyto(slope, 1.0, where=y > 0)
+        return np.multiply(dy, slope, out=out)
+
+    return ActivationFn("elu", forward, backward, "output", (("alpha", alpha),))
+
+
+def _silu(x, out=None):
+    s = expit(x)
+    return np.multiply(x, s, out=out)
+
+
+def _silu_backward(dy, x, out=None):
+    # σ(x) (1 + x (1 - σ(x)))
+    s = expit(x)
+    grad = np.subtract(1.0, s)
+    grad *= x
+    grad += 1.0
+    grad *= s
+    return np.multiply(dy, grad, out=out)
+
+
+def _softsign(x, out=None):
+    denom = np.abs(x)
+    denom += 1.0
+    return np.divide(x, denom, out=out)
+
+
+def _softsign_backward(dy, y, out=None):
+    # 1 / (1 + |x|)² = (1 - |y|)²
+    grad = np.abs(y)
+    np.subtract(1.0, grad, out=grad)
+    grad *= grad
+    return np.multiply(dy, grad, out=out)
+
+
+def _hard_sigmoid(x, out=None):
+    out = np.multiply(x, 1.0 / 6.0, out=out)
+    out += 0.5
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _hard_sigmoid_backward(dy, y, out=None):
+    inside = (y > 0) & (y < 1)
+    out = np.multiply(dy, inside, out=out)
+    out *= 1.0 / 6.0
+    return out
+
+
 _TABLE = {
     "sigmoid": ActivationFn("sigmoid", sigmoid, _sigmoid_backward, "output"),
     "tanh": ActivationFn("tanh", _tanh, _tanh_backward, "output"),
@@ -151,9 +249,15 @@ _TABLE = {
     "softplus": ActivationFn("softplus", _softplus, _softplus_backward, "output"),
     "softmax": ActivationFn("softmax", softmax, _softmax_backward, "output"),
     "linear": ActivationFn("linear", _linear, _linear_backward, "output"),
+    "gelu": ActivationFn("gelu", _gelu, _gelu_backward, "input"),
+    "elu": elu(1.0),
+    "silu": ActivationFn("silu", _silu, _silu_backward, "input"),
+    "softsign": ActivationFn("softsign", _softsign, _softsign_backward, "output"),
+    "hard_sigmoid": ActivationFn("hard_sigmoid", _hard_sigmoid, _hard_sigmoid_backward, "output"),
 }
-_FACTORIES = {"leaky_relu": leaky_relu}
-_ALIASES = {"logistic": "sigmoid", "identity": "linear", "leakyrelu": "leaky_relu"}
+_FACTORIES = {"leaky_relu": leaky_relu, "elu": elu}
+_ALIASES = {"logistic": "sigmoid", "identity": "linear", "leakyrelu": "leaky_relu",
+            "swish": "silu", "hardsigmoid": "hard_sigmoid"}
 
 
 def register(fn: ActivationFn) -> ActivationFn:

@@ -1,8 +1,9 @@
 """Weight initializers: ``init(shape, fan_in, fan_out, rng, dtype) -> ndarray``.
 
-Fans are passed in by the layer because only the layer knows them (a conv kernel's fan-in is
-``in_channels * kh * kw``).  Every initializer draws from the ``numpy.random.Generator`` it is
-given, so the same seed gives bit-identical weights.
+Fans are passed in by the layer because only the layer knows them (a conv kernel of shape
+(filters, in_channels, kh, kw) has fan-in ``in_channels * kh * kw`` and fan-out
+``filters * kh * kw``, as in Keras and PyTorch).  Every initializer draws from the
+``numpy.random.Generator`` it is given, so the same seed gives bit-identical weights.
 
     zeros / ones
     glorot_uniform   U(-a, a),  a = sqrt(6 / (fan_in + fan_out))      (Glorot & Bengio 2010)

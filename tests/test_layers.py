@@ -10,7 +10,13 @@ from nnlite.errors import ConfigError, UnknownNameError
 from nnlite.gradcheck import check_layer
 from nnlite.layers import (REGISTRY, Activation, Dense, Identity, LeakyReLU, ReLU, Sigmoid,
                            Softmax, Softplus, Tanh)
+from nnlite.layers import (ELU, GELU, AvgPool2D, BatchNormalization, Conv2D, Dropout, Flatten,
+                           GlobalAveragePooling2D, HardSigmoid, LayerNormalization, MaxPool2D,
+                           Reshape, SiLU, Softsign)
+from nnlite.layers import Residual
+from scipy.special import erf
 
+import cnn_ref
 import torch_ref
 
 
@@ -28,14 +34,20 @@ REFERENCE = {
     "softplus": lambda z: np.log1p(np.exp(z)),
     "softmax": _softmax,
     "linear": lambda z: z,
+    "gelu": lambda z: 0.5 * z * (1.0 + erf(z / np.sqrt(2.0))),
+    "silu": lambda z: z / (1.0 + np.exp(-z)),
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "hard_sigmoid": lambda z: np.minimum(np.maximum(z + 3.0, 0.0), 6.0) / 6.0,  # relu6(x+3)/6
 }
+NEW_ACTIVATIONS = ("gelu", "elu", "silu", "softsign", "hard_sigmoid")
 
 # (id, factory, input shape, parameter count for that input)
 CASES = [
     ("dense", lambda: Dense(5), (4, 3), 3 * 5 + 5),
     ("dense_nobias", lambda: Dense(4, use_bias=False), (3, 6), 24),
     *[(f"dense_{a}", (lambda a=a: Dense(4, activation=a)), (5, 3), 16)
-      for a in ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")],
+      for a in ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax",
+                *NEW_ACTIVATIONS)],
     ("sigmoid", Sigmoid, (4, 5), 0),
     ("tanh", Tanh, (4, 5), 0),
     ("relu", ReLU, (4, 5), 0),
@@ -45,8 +57,55 @@ CASES = [
     ("softmax", Softmax, (4, 5), 0),
     ("identity", Identity, (4, 5), 0),
     ("activation_tanh", lambda: Activation("tanh"), (3, 2), 0),
+    ("gelu", GELU, (4, 5), 0),
+    ("elu", ELU, (4, 5), 0),
+    ("elu_0.5", lambda: ELU(alpha=0.5), (4, 5), 0),
+    ("silu", SiLU, (4, 5), 0),
+    ("softsign", Softsign, (4, 5), 0),
+    ("hard_sigmoid", HardSigmoid, (4, 5), 0),
+    ("conv", lambda: Conv2D(4, 3), (2, 3, 6, 5), 4 * 3 * 9 + 4),
+    ("conv_same_stride2_tanh", lambda: Conv2D(3, 3, strides=2, padding="same",
+                                              activation="tanh"), (2, 2, 7, 6), 3 * 2 * 9 + 3),
+    ("conv_dilated_relu_nobias", lambda: Conv2D(2, (2, 3), dilation_rate=2, use_bias=False,
+                                                activation="relu"), (2, 2, 7, 8), 2 * 2 * 6),
+    ("conv_rect_stride_gelu", lambda: Conv2D(3, (3, 2), strides=(1, 2), activation="gelu"),
+     (2, 2, 5, 6), 3 * 2 * 6 + 3),
+    ("conv_same_dilated_sigmoid", lambda: Conv2D(2, 3, padding="same", dilation_rate=(2, 1),
+                                                 activation="sigmoid"), (2, 1, 6, 5), 2 * 9 + 2),
+    ("max_pool", MaxPool2D, (2, 3, 6, 5), 0),
+    ("max_pool_same_3s2", lambda: MaxPool2D(3, strides=2, padding="same"), (2, 2, 7, 6), 0),
+    ("avg_pool", AvgPool2D, (2, 3, 6, 5), 0),
+    ("avg_pool_same_rect", lambda: AvgPool2D((3, 2), strides=(2, 1), padding="same"),
+     (2, 2, 7, 6), 0),
+    ("global_avg_pool", GlobalAveragePooling2D, (2, 3, 4, 5), 0),
+    ("global_avg_pool_keepdims", lambda: GlobalAveragePooling2D(keepdims=True), (2, 3, 4, 5), 0),
+    ("flatten", Flatten, (2, 3, 4, 5), 0),
+    ("reshape", lambda: Reshape((5, -1)), (2, 3, 10), 0),
+    ("dropout", lambda: Dropout(0.3), (4, 5), 0),
+    ("batch_norm", BatchNormalization, (6, 4), 8),
+    ("batch_norm_4d", lambda: BatchNormalization(momentum=0.9, epsilon=1e-5), (3, 2, 3, 4), 4),
+    ("layer_norm", LayerNormalization, (4, 6), 12),
+    ("layer_norm_3d", lambda: LayerNormalization(epsilon=1e-5), (2, 3, 5), 10),
+    ("residual", lambda: Residual([Dense(3, activation="tanh"), Dense(3)]), (4, 3), 24),
+    ("residual_projection", lambda: Residual([Dense(5, activation="sigmoid"), Tanh()],
+                                             projection="dense"), (4, 3), 40),
 ]
 IDS = [c[0] for c in CASES]
+
+# Generic checks that cannot hold for stochastic or batch-dependent layers; what they check
+# instead is tested in test_dropout.py and test_normalization.py.
+NOT_APPLICABLE = {
+    # a fresh random mask on every call: finite differences see a different function each time
+    # (test_dropout.py checks gradients with the mask frozen); PyTorch's RNG draws other masks
+    "gradients": {"dropout"},
+    "pytorch": {"dropout"},
+    # training output uses a random mask / the batch statistics, inference does not
+    "inference_matches_training": {"dropout", "batch_norm", "batch_norm_4d"},
+}
+
+
+def _cases(check):
+    return [pytest.param(c, id=c[0]) for c in CASES if c[0] not in NOT_APPLICABLE.get(check, ())]
 
 
 def _input(shape, seed=0):
@@ -62,13 +121,25 @@ def _built(factory, shape, dtype=np.float64, seed=0):
 
 
 def _reference_forward(layer, x):
-    if isinstance(layer, Dense):
+    kind = type(layer).__name__
+    if kind == "Residual":  # x + block(x), or projection(x) + block(x)
+        h = x
+        for inner in layer.block:
+            h = _reference_forward(inner, h)
+        return h + (x if layer.projection is None else _reference_forward(layer.projection, x))
+    if kind in cnn_ref.FORWARD:
+        return cnn_ref.FORWARD[kind](layer, x)
+    if isinstance(layer, Conv2D):
+        z, alpha = cnn_ref.conv2d(layer, x), dict(layer.activation.params).get("alpha")
+    elif isinstance(layer, Dense):
         z = x @ layer.params["kernel"]
         if layer.use_bias:
             z = z + layer.params["bias"]
         alpha = dict(layer.activation.params).get("alpha")
     else:
         z, alpha = x, dict(layer.activation.params).get("alpha")
+    if layer.activation.name == "elu":
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
     if alpha is not None:
         return np.where(z > 0, z, alpha * z)
     return REFERENCE[layer.activation.name](z)
@@ -83,10 +154,13 @@ def test_forward_matches_numpy_reference(case):
                                atol=1e-14)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", _cases("gradients"))
 def test_gradients_match_finite_differences(case):
     _, factory, shape, _ = case
-    report = check_layer(factory(), _input(shape))
+    # seed=1: with the input's seed (0), layers that draw nothing at build would get the
+    # probe weights r equal to x, and normalization layers map r = x to a gradient of ~0
+    # (x lies in span{1, x̂}), which hides errors and leaves only rounding noise to compare
+    report = check_layer(factory(), _input(shape), seed=1)
     assert report.ok, str(report)
     assert report.max_error < 1e-6
     assert "input" in report.errors
@@ -120,7 +194,7 @@ def test_config_round_trip(case):
     np.testing.assert_array_equal(clone.forward(x), layer.forward(x))
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", _cases("inference_matches_training"))
 def test_inference_caches_nothing_and_matches_training(case):
     _, factory, shape, _ = case
     layer = _built(factory, shape)
@@ -146,7 +220,7 @@ def test_float32_forward_close_to_float64(case):
     np.testing.assert_allclose(y32, layer64.forward(x), rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", _cases("pytorch"))
 def test_pytorch_parity(case):
     pytest.importorskip("torch")
     _, factory, shape, _ = case

@@ -9,7 +9,7 @@ from .. import activations
 from .base import Layer
 
 __all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
-           "Identity"]
+           "Identity", "GELU", "ELU", "SiLU", "Swish", "Softsign", "HardSigmoid"]
 
 
 class Activation(Layer):
@@ -105,6 +105,47 @@ class LeakyReLU(Activation):
     def __init__(self, alpha=0.01, **kwargs):
         super().__init__(activations.leaky_relu(alpha), **kwargs)
         self.alpha = float(alpha)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        config["alpha"] = self.alpha
+        return config
+
+
+class GELU(_Named):
+    """x Φ(x) with the exact Gaussian CDF Φ (erf form); derivative Φ(x) + x φ(x)."""
+    function = "gelu"
+    default_name = "gelu"
+
+
+class SiLU(_Named):
+    """x σ(x) (also called Swish); derivative σ(x)(1 + x(1 - σ(x)))."""
+    function = "silu"
+    default_name = "silu"
+
+
+Swish = SiLU
+
+
+class Softsign(_Named):
+    """x / (1 + |x|); derivative (1 - |y|)²."""
+    function = "softsign"
+
+
+class HardSigmoid(_Named):
+    """relu6(x + 3) / 6 = clip(x/6 + 1/2, 0, 1) (Keras 3 = PyTorch); derivative 1/6 inside."""
+    function = "hard_sigmoid"
+
+
+class ELU(Activation):
+    """x for x > 0, α(eˣ - 1) otherwise (α > 0); derivative 1 for x > 0, y + α otherwise."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(activations.elu(alpha), **kwargs)
+        self.alpha = float(alpha)
+
+    default_name = "elu"
 
     def get_config(self):
         config = super().get_config()

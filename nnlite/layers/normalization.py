@@ -1,0 +1,175 @@
+"""Normalization layers: ``BatchNormalization`` and ``LayerNormalization``.
+
+BatchNormalization normalizes each feature/channel (axis 1) over the batch and every other axis:
+(batch, features) per feature, (batch, channels, h, w) per channel (PyTorch's BatchNorm1d/2d).
+
+    training:   μ = mean(x), σ² = mean((x - μ)²)   over the m = batch·h·w values of a channel
+                x̂ = (x - μ) / √(σ² + ε),   y = γ x̂ + β
+                moving = momentum · moving + (1 - momentum) · batch statistic   (Keras; the
+                biased σ² is used, as Keras does — PyTorch stores the unbiased one)
+    inference:  y = γ (x - moving_mean) / √(moving_variance + ε) + β
+    backward (training, through the batch statistics):
+                dβ = Σ dy,  dγ = Σ dy ⊙ x̂,
+                dx = γ / (m √(σ² + ε)) · (m dy - dβ - x̂ ⊙ dγ)
+
+LayerNormalization normalizes each example over its last axis (Keras's default axis=-1):
+
+    x̂ = (x - μ) / √(σ² + ε) with μ, σ² over the last axis (size D),  y = γ x̂ + β
+    dx = 1 / √(σ² + ε) · (g - mean(g) - x̂ ⊙ mean(g ⊙ x̂)),   g = γ ⊙ dy
+
+It behaves the same in training and at inference.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError, ShapeError
+from .base import Layer
+
+__all__ = ["BatchNormalization", "LayerNormalization"]
+
+
+def _positive(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or value <= 0:
+        raise ConfigError(f"{what} must be a positive number, got {value!r}")
+    return float(value)
+
+
+class BatchNormalization(Layer):
+    """``BatchNormalization(momentum=0.99, epsilon=1e-3)``, per feature/channel (axis 1).
+
+    Parameters ``gamma`` (ones) and ``beta`` (zeros) of shape (features,); state
+    ``moving_mean`` (zeros) and ``moving_variance`` (ones), saved with the model.
+    """
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)) \
+                or not 0.0 <= momentum < 1.0:
+            raise ConfigError(f"BatchNormalization: momentum must be a number in [0, 1), "
+                              f"got {momentum!r}")
+        self.momentum = float(momentum)
+        self.epsilon = _positive(epsilon, "BatchNormalization: epsilon")
+        self._xhat = self._inv_std = None
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) < 1:
+            raise ShapeError(f"BatchNormalization {self.name!r}: expects inputs (batch, "
+                             f"features, ...), got input shape (batch,)")
+        return tuple(input_shape)
+
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        channels = self.input_shape[0]
+        self.add_param("gamma", np.ones(channels))
+        self.add_param("beta", np.zeros(channels))
+        self.state["moving_mean"] = np.zeros(channels, dtype=self.dtype)
+        self.state["moving_variance"] = np.ones(channels, dtype=self.dtype)
+        self._axes = (0,) + tuple(range(2, len(self.input_shape) + 1))
+        self._bshape = (1, channels) + (1,) * (len(self.input_shape) - 1)
+
+    def forward(self, x, training=False):
+        gamma = self.params["gamma"].reshape(self._bshape)
+        beta = self.params["beta"].reshape(self._bshape)
+        if not training:
+            scale = gamma / np.sqrt(self.state["moving_variance"].reshape(self._bshape)
+                                    + self.epsilon)
+            shift = beta - self.state["moving_mean"].reshape(self._bshape) * scale
+            y = x * scale
+            y += shift
+            return y
+        mean = np.mean(x, axis=self._axes, keepdims=True)
+        xhat = np.subtract(x, mean, out=self._buffer("xhat", x.shape))
+        var = np.mean(np.square(xhat, out=self._buffer("y", x.shape)), axis=self._axes,
+                      keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        xhat *= inv_std
+        y = np.multiply(xhat, gamma, out=self._buffer("y", x.shape))
+        y += beta
+        # moving = momentum · moving + (1 - momentum) · batch, in place (the arrays are the
+        # ones get_weights/set_weights and saving see)
+        for key, batch in (("moving_mean", mean), ("moving_variance", var)):
+            moving = self.state[key]
+            moving *= self.momentum
+            moving += (1.0 - self.momentum) * batch.reshape(-1)
+        self._xhat, self._inv_std = xhat, inv_std
+        return y
+
+    def backward(self, dy, input_grad=True):
+        xhat = self._xhat
+        dbeta = np.sum(dy, axis=self._axes, keepdims=True)
+        dgamma = np.sum(np.multiply(dy, xhat, out=self._buffer("tmp", dy.shape)),
+                        axis=self._axes, keepdims=True)
+        self.grads["beta"][...] = dbeta.reshape(-1)
+        self.grads["gamma"][...] = dgamma.reshape(-1)
+        if not input_grad:
+            return None
+        m = dy.size // dy.shape[1]
+        dx = np.multiply(xhat, dgamma, out=self._buffer("dx", dy.shape))
+        dx += dbeta
+        np.subtract(m * dy, dx, out=dx)  # m dy - dβ - x̂ dγ
+        dx *= self.params["gamma"].reshape(self._bshape) * self._inv_std / m
+        return dx
+
+    def release_buffers(self):
+        super().release_buffers()
+        self._xhat = self._inv_std = None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(momentum=self.momentum, epsilon=self.epsilon)
+        return config
+
+
+class LayerNormalization(Layer):
+    """``LayerNormalization(epsilon=1e-3)`` over the last axis; ``gamma``/``beta`` of shape
+    (last axis,)."""
+
+    def __init__(self, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = _positive(epsilon, "LayerNormalization: epsilon")
+        self._xhat = self._inv_std = None
+
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        self.add_param("gamma", np.ones(self.input_shape[-1]))
+        self.add_param("beta", np.zeros(self.input_shape[-1]))
+
+    def forward(self, x, training=False):
+        buf = self._buffer if training else (lambda key, shape: None)
+        mean = np.mean(x, axis=-1, keepdims=True)
+        xhat = np.subtract(x, mean, out=buf("xhat", x.shape))
+        var = np.mean(np.square(xhat, out=buf("y", x.shape)), axis=-1, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        xhat *= inv_std
+        y = np.multiply(xhat, self.params["gamma"], out=buf("y", x.shape))
+        y += self.params["beta"]
+        if training:
+            self._xhat, self._inv_std = xhat, inv_std
+        return y
+
+    def backward(self, dy, input_grad=True):
+        xhat = self._xhat
+        lead = tuple(range(dy.ndim - 1))
+        np.sum(dy, axis=lead, out=self.grads["beta"])
+        np.sum(np.multiply(dy, xhat, out=self._buffer("tmp", dy.shape)), axis=lead,
+               out=self.grads["gamma"])
+        if not input_grad:
+            return None
+        g = np.multiply(dy, self.params["gamma"], out=self._buffer("g", dy.shape))
+        dx = np.multiply(g, xhat, out=self._buffer("dx", dy.shape))
+        proj = np.mean(dx, axis=-1, keepdims=True)           # mean(g ⊙ x̂)
+        np.multiply(xhat, proj, out=dx)
+        np.subtract(g, dx, out=dx)
+        dx -= np.mean(g, axis=-1, keepdims=True)
+        dx *= self._inv_std
+        return dx
+
+    def release_buffers(self):
+        super().release_buffers()
+        self._xhat = self._inv_std = None
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config
