@@ -8,9 +8,13 @@
 """
 from . import (activations, callbacks, datasets, errors, gradcheck, initializers, layers, losses,
                metrics, optimizers)
-from .models import Sequential
+from . import grad
+from . import regularizers, saving, schedules
+from .models import Input, Model, Sequential
+from .saving import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "activations", "callbacks", "datasets", "errors", "gradcheck",
+__all__ = ["Sequential", "Model", "Input", "grad", "load_model", "regularizers", "saving",
+           "schedules", "activations", "callbacks", "datasets", "errors", "gradcheck",
            "initializers", "layers", "losses", "metrics", "optimizers", "__version__"]

@@ -1,21 +1,39 @@
 """Callbacks: hooks the training loop calls at the start and end of training, epochs and batches.
 
 Every hook receives a ``logs`` dict.  Batch logs hold ``batch``, ``size`` and ``loss`` (the running
-mean of the epoch so far); epoch logs hold the epoch's ``loss``, metrics and ``val_*`` entries.
+mean of the epoch so far); epoch logs hold the epoch's ``loss``, metrics and ``val_*`` entries;
+``on_train_end`` gets ``{"interrupted": True}`` when fit was stopped by Ctrl-C.
 A callback stops training by setting ``self.model.stop_training = True``.
+
+This module holds the base class, ``History``, ``ProgressBar``, ``TerminateOnNaN``, ``CSVLogger``
+and ``LambdaCallback``; the callbacks that watch a monitored value (``EarlyStopping``,
+``ModelCheckpoint``, ``ReduceLROnPlateau``, ``LearningRateScheduler``) live in
+``nnlite.callbacks_monitor`` and are re-exported here.
 """
 from __future__ import annotations
 
+import csv
+import math
+import os
 import sys
 import time
 
-__all__ = ["Callback", "CallbackList", "History", "ProgressBar"]
+__all__ = ["Callback", "CallbackList", "History", "ProgressBar", "TerminateOnNaN", "CSVLogger",
+           "LambdaCallback", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
+           "LearningRateScheduler"]
+
+_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin",
+          "on_batch_end")
 
 
 class Callback:
-    """Base class; override the hooks you need.  ``self.model`` is set before training starts."""
+    """Base class; override the hooks you need.  ``self.model`` is set before training starts.
+
+    ``checks_finite = True`` asks the training loop to look at each batch's loss and gradient
+    *before* the optimizer step and to skip a non-finite step (used by ``TerminateOnNaN``)."""
 
     model = None
+    checks_finite = False
 
     def set_model(self, model):
         self.model = model
@@ -29,7 +47,10 @@ class Callback:
 
 
 def _overrides(callback, hook):
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+    # a hook counts when the class overrides it or the instance carries its own (LambdaCallback)
+    if hook in getattr(callback, "_skip_hooks", ()):
+        return False
+    return hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
 class CallbackList:
@@ -41,9 +62,9 @@ class CallbackList:
         for cb in self.callbacks:
             cb.set_model(model)
         self._hooks = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)]
-                       for hook in ("on_train_begin", "on_train_end", "on_epoch_begin",
-                                    "on_epoch_end", "on_batch_begin", "on_batch_end")}
+                       for hook in _HOOKS}
         self.wants_batches = bool(self._hooks["on_batch_begin"] or self._hooks["on_batch_end"])
+        self.checks_finite = any(getattr(cb, "checks_finite", False) for cb in self.callbacks)
 
     def call(self, hook, *args):
         for cb in self._hooks[hook]:
@@ -52,16 +73,26 @@ class CallbackList:
 
 class History(Callback):
     """Records the epoch logs: ``history.history["loss"]``, ``["val_loss"]``, metric keys, and
-    ``history.epoch`` (the epoch indices)."""
+    ``history.epoch`` (the epoch indices).  ``interrupted`` is True when fit stopped on Ctrl-C
+    (the history then holds every epoch that completed)."""
 
     def __init__(self):
         self.history: dict[str, list] = {}
         self.epoch: list[int] = []
+        self.interrupted = False
+
+    def set_model(self, model):
+        # the model exposes the live History during fit (callbacks may add series to it)
+        super().set_model(model)
+        model.history = self
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+
+    def on_train_end(self, logs=None):
+        self.interrupted = bool((logs or {}).get("interrupted", False))
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
@@ -84,8 +115,10 @@ def _format_logs(logs):
 class ProgressBar(Callback):
     """Progress display.  ``verbose=1``: a tqdm bar per epoch (a widget in Jupyter when
     ipywidgets is installed), refreshed at most every ``mininterval`` seconds; when the output is
-    not a terminal or widget it prints one line per epoch instead.  ``verbose=2``: one line per
-    epoch.  ``file`` defaults to ``sys.stderr`` for bars and ``sys.stdout`` for lines."""
+    not a terminal or widget (a notebook without ipywidgets, a log file, CI) it prints one line
+    per epoch instead, so the output grows with the epochs and never with the batches.
+    ``verbose=2``: one line per epoch.  ``file`` defaults to ``sys.stderr`` for bars and
+    ``sys.stdout`` for lines."""
 
     def __init__(self, verbose: int = 1, mininterval: float = 0.2, file=None):
         self.verbose = verbose
@@ -93,6 +126,9 @@ class ProgressBar(Callback):
         self.file = file
         self._bar = None
         self._tqdm = self._pick_bar() if verbose == 1 else None
+        if self._tqdm is None:
+            # one line per epoch: no per-batch hook, so the loop skips batch bookkeeping
+            self._skip_hooks = ("on_batch_end",)
 
     def _pick_bar(self):
         if _in_notebook():
@@ -143,3 +179,109 @@ class ProgressBar(Callback):
         if self._bar is not None:  # interrupted mid-epoch
             self._bar.close()
             self._bar = None
+        if (logs or {}).get("interrupted"):
+            print("Training interrupted (Ctrl-C): stopped after the current batch; the model "
+                  "keeps the weights of the last completed step.", file=self.file or sys.stdout,
+                  flush=True)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first batch whose loss (or gradient) is NaN or infinite.
+
+    The loop checks the loss and the gradient *before* the optimizer step and skips that step,
+    so the weights and the optimizer state stay those of the last good step.  ``stopped_at`` is
+    ``(epoch, batch)`` of the faulting batch (None if training never failed); that epoch's logs
+    report ``loss`` NaN."""
+
+    checks_finite = True
+
+    def __init__(self, verbose: bool = True):
+        self.verbose = verbose
+        self.stopped_at = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.stopped_at = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.stopped_at = (self._epoch, batch)
+            self.model.stop_training = True
+            if self.verbose:
+                print(f"TerminateOnNaN: non-finite loss at epoch {self._epoch + 1}, batch "
+                      f"{batch}; training stopped with the weights of the last good step",
+                      file=sys.stderr, flush=True)
+
+
+class CSVLogger(Callback):
+    """Write one row per epoch (``epoch`` then the log keys, sorted) to ``filename``.
+
+    ``append=True`` continues an existing file (the header is written only if it is empty).
+    The file is flushed after every epoch, so it survives an interrupted run."""
+
+    def __init__(self, filename, separator=",", append=False):
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self._file = self._writer = self._keys = None
+
+    def on_train_begin(self, logs=None):
+        mode = "a" if self.append else "w"
+        has_header = self.append and os.path.exists(self.filename) and \
+            os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, mode, newline="", encoding="utf-8")
+        self._keys = None
+        self._has_header = has_header
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            self._writer = csv.writer(self._file, delimiter=self.separator)
+            if not self._has_header:
+                self._writer.writerow(["epoch", *self._keys])
+        self._writer.writerow([epoch, *(logs.get(k, "") for k in self._keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g.
+    ``LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))``.
+
+    Signatures: ``on_epoch_begin/on_epoch_end(epoch, logs)``, ``on_batch_begin/on_batch_end(batch,
+    logs)``, ``on_train_begin/on_train_end(logs)``.  Only the hooks given are called (so a
+    callback without batch functions adds no per-batch work)."""
+
+    def __init__(self, **hooks):
+        unknown = sorted(set(hooks) - set(_HOOKS))
+        if unknown:
+            from .errors import ConfigError
+            raise ConfigError(f"LambdaCallback: unknown hooks {unknown}; valid: {list(_HOOKS)}")
+        for name, fn in hooks.items():
+            if fn is not None:
+                if not callable(fn):
+                    from .errors import ConfigError
+                    raise ConfigError(f"LambdaCallback: {name} must be callable, got {fn!r}")
+                setattr(self, name, fn)
+
+
+from .callbacks_monitor import (EarlyStopping, LearningRateScheduler,  # noqa: E402
+                                ModelCheckpoint, ReduceLROnPlateau)
+
+
+def __getattr__(name):
+    # GradientMonitor and ActivationMonitor live in nnlite.monitors, which imports this module:
+    # resolve them on first use instead of importing in a cycle.
+    if name in ("GradientMonitor", "ActivationMonitor", "GradientWarning"):
+        from . import monitors
+        return getattr(monitors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

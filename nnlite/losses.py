@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from .activations import softmax
-from .errors import ConfigError, LabelError, ShapeError, UnknownNameError
+from .errors import (ConfigError, DTypeError, InputValueError, LabelError, ShapeError,
+                     UnknownNameError)
 
 __all__ = ["Loss", "LogisticLoss", "BinaryCrossEntropy", "CategoricalCrossEntropy",
            "SparseCategoricalCrossEntropy", "MeanSquaredError", "get", "names"]
@@ -47,21 +47,55 @@ class Loss:
         self._cache = None
 
     # -- public, checked ------------------------------------------------------------
-    def forward(self, y_pred, y_true) -> float:
-        """Loss value for predictions ``(batch, ...)`` and targets; checks the targets."""
+    def forward(self, y_pred, y_true, sample_weight=None) -> float:
+        """Loss value for predictions ``(batch, ...)`` and targets; checks the targets.
+
+        ``sample_weight`` (shape (batch,), ≥ 0) weights each example's loss ℓ_i:
+        ``Σ_i w_i ℓ_i / batch`` for ``reduction="mean"`` (Keras' rule: divided by the batch size,
+        not by Σ w), ``Σ_i w_i ℓ_i`` for ``"sum"``; ``backward`` then returns w_i ∂ℓ_i/∂y_pred."""
+        name = type(self).__name__
         y_pred = np.asarray(y_pred)
+        if y_pred.dtype.kind not in "biuf":
+            raise DTypeError(f"{name}: y_pred must be a real numeric array, got dtype "
+                             f"{y_pred.dtype}")
         if y_pred.ndim == 0 or y_pred.shape[0] == 0:
-            raise ShapeError(f"{type(self).__name__}: y_pred must have a non-empty batch axis, "
+            raise ShapeError(f"{name}: y_pred must have a non-empty batch axis, "
                              f"got shape {y_pred.shape}")
         if not np.issubdtype(y_pred.dtype, np.floating):
             y_pred = y_pred.astype(np.float64)
-        return self._forward(y_pred, self.prepare_targets(y_true, y_pred.shape, y_pred.dtype))
+        if not np.all(np.isfinite(y_pred)):
+            raise InputValueError(f"{name}: y_pred contains NaN or inf")
+        y_true = self.prepare_targets(y_true, y_pred.shape, y_pred.dtype)
+        if sample_weight is None:
+            self._public_weights = None
+            return self._forward(y_pred, y_true)
+        w = check_sample_weight(sample_weight, y_pred.shape[0], y_pred.dtype,
+                                f"{type(self).__name__}.forward")
+        self._public_weights = w
+        return self._forward_weighted(y_pred, y_true, w)
 
     def backward(self) -> np.ndarray:
         """dL/dy_pred for the last ``forward`` call, same shape as ``y_pred``."""
         if self._cache is None:
             raise ValueError(f"{type(self).__name__}.backward() called before forward()")
-        return self._backward()
+        w = getattr(self, "_public_weights", None)
+        return self._backward() if w is None else self._backward_weighted(w)
+
+    # -- per-example weights (used only when fit gets sample_weight/class_weight) ------------
+    def _forward_weighted(self, y_pred, y, w) -> float:
+        """Σ_i w_i ℓ_i with the reduction's scale; caches what ``_backward_weighted`` needs."""
+        per_example = self._per_example(y_pred, y)
+        self._forward(y_pred, y)
+        return float(np.dot(w, per_example))
+
+    def _backward_weighted(self, w) -> np.ndarray:
+        grad = self._backward()  # a fresh array (or one the cache gives away): scale in place
+        grad *= w.reshape((-1,) + (1,) * (grad.ndim - 1))
+        return grad
+
+    def _per_example(self, y_pred, y) -> np.ndarray:
+        """ℓ_i, shape (batch,), scaled so that Σ_i ℓ_i equals the unweighted loss value."""
+        raise NotImplementedError
 
     __call__ = forward
 
@@ -118,6 +152,9 @@ class LogisticLoss(Loss):
         grad *= self._scale(n)
         return grad
 
+    def _per_example(self, s, y):
+        return _row_sums(np.logaddexp(0.0, -y * s)) * self._scale(s.shape[0])
+
 
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy for targets in [0, 1]; ``from_logits=True`` takes scores."""
@@ -143,8 +180,7 @@ class BinaryCrossEntropy(Loss):
         n = y_pred.shape[0]
         if self.from_logits:
             self._cache = (y_pred, y, n)
-            # softplus(s) - y s, with softplus(s) = logaddexp(0, s)
-            return float(np.sum(np.logaddexp(0.0, y_pred) - y * y_pred) * self._scale(n))
+            return float(np.sum(_softplus_minus(y_pred, y)) * self._scale(n))
         p = np.clip(y_pred, _EPS, 1 - _EPS)
         self._cache = (p, y, n)
         return float(-np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)) * self._scale(n))
@@ -152,12 +188,23 @@ class BinaryCrossEntropy(Loss):
     def _backward(self):
         out, y, n = self._cache
         if self.from_logits:
+            # σ(s) - y written as σ(s) (1 - y) - σ(-s) y: for y = 1 and s = 37 this is -e^-37,
+            # where σ(s) - 1 would round to 0
             grad = expit(out)
-            grad -= y
+            grad *= 1 - y
+            grad -= expit(-out) * y
         else:
             grad = (out - y) / (out * (1 - out))
         grad *= self._scale(n)
         return grad
+
+    def _per_example(self, y_pred, y):
+        if self.from_logits:
+            per = _softplus_minus(y_pred, y)
+        else:
+            p = np.clip(y_pred, _EPS, 1 - _EPS)
+            per = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        return _row_sums(per) * self._scale(y_pred.shape[0])
 
     def get_config(self):
         return {"from_logits": self.from_logits, **super().get_config()}
@@ -190,12 +237,9 @@ class CategoricalCrossEntropy(Loss):
     def _forward(self, y_pred, y):
         n = y_pred.shape[0]
         if self.from_logits:
-            p = softmax(y_pred)
-            # log p = s - logsumexp(s): computed from the shifted logits, finite everywhere
-            shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)
-            log_norm = np.log(np.sum(np.exp(shifted), axis=-1))
-            value = float(np.sum(log_norm * np.sum(y, axis=-1)) - np.sum(y * shifted))
-            self._cache = (p, y, n)
+            parts = _softmax_parts(y_pred)
+            value = float(np.sum(_categorical_rows(parts, y)))
+            self._cache = (parts, y, n)
         else:
             p = np.clip(y_pred, _EPS, 1.0)
             value = float(-np.sum(y * np.log(p)))
@@ -205,12 +249,26 @@ class CategoricalCrossEntropy(Loss):
     def _backward(self):
         p, y, n = self._cache
         if self.from_logits:
-            grad = p * np.sum(y, axis=-1, keepdims=True)
+            p, _, top, rest = p  # the _softmax_parts of the logits
+            total = np.sum(y, axis=-1, keepdims=True)
+            grad = p * total
             grad -= y
+            # at the arg-max p ≈ 1 and p Σy - y cancels; there it equals
+            # (Σ_{j≠top} y_j - y_top rest) / (1 + rest), exact for one-hot rows
+            y_top = np.take_along_axis(y, top, axis=-1)
+            np.put_along_axis(grad, top, ((total - y_top) - y_top * rest) / (1.0 + rest),
+                              axis=-1)
         else:
             grad = -y / p
         grad *= self._scale(n)
         return grad
+
+    def _per_example(self, y_pred, y):
+        if self.from_logits:
+            per = _categorical_rows(_softmax_parts(y_pred), y)
+        else:
+            per = -np.sum(y * np.log(np.clip(y_pred, _EPS, 1.0)), axis=-1)
+        return per * self._scale(y_pred.shape[0])
 
     def get_config(self):
         return {"from_logits": self.from_logits, **super().get_config()}
@@ -230,8 +288,11 @@ class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
             raise ShapeError(f"{name} expects integer labels of shape ({output_shape[0]},), "
                              f"got {y.shape}")
         if y.dtype.kind == "f":
-            if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-                raise LabelError(f"{name} expects integer class labels, got non-integer values")
+            bad = ~np.isfinite(y)
+            bad[~bad] = y[~bad] != np.round(y[~bad])
+            if bad.any():
+                raise LabelError(f"{name} expects integer class labels, got non-integer values "
+                                 f"{np.unique(y[bad])[:5].tolist()}")
         elif y.dtype.kind not in "iub":
             raise LabelError(f"{name} expects integer class labels, got dtype {y.dtype}")
         classes = output_shape[-1]
@@ -244,12 +305,9 @@ class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
         n = y_pred.shape[0]
         rows = np.arange(n)
         if self.from_logits:
-            shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)
-            exp = np.exp(shifted)
-            norm = np.sum(exp, axis=-1)
-            value = float(np.sum(np.log(norm) - shifted[rows, y]))
-            exp /= norm[:, None]
-            self._cache = (exp, y, n)
+            parts = _softmax_parts(y_pred)
+            value = float(np.sum(_sparse_rows(parts, y)))
+            self._cache = (parts, y, n)
         else:
             value = float(-np.sum(np.log(np.clip(y_pred[rows, y], _EPS, 1.0))))
             self._cache = (y_pred, y, n)
@@ -259,14 +317,26 @@ class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
         p, y, n = self._cache
         rows = np.arange(n)
         if self.from_logits:
-            grad = p  # owned by the cache: consumed once
+            grad, _, top, rest = p  # owned by the cache: consumed once
             grad[rows, y] -= 1.0
+            # where the label is the arg-max, p - 1 = -rest / (1 + rest) exactly (p - 1 would
+            # round to 0 for a confident, correct prediction)
+            hit = np.flatnonzero(y == top[:, 0])
+            grad[hit, y[hit]] = -(rest[hit, 0] / (1.0 + rest[hit, 0]))
             self._cache = None
         else:
             grad = np.zeros_like(p)
             grad[rows, y] = -1.0 / np.clip(p[rows, y], _EPS, 1.0)
         grad *= self._scale(n)
         return grad
+
+    def _per_example(self, y_pred, y):
+        rows = np.arange(y_pred.shape[0])
+        if self.from_logits:
+            per = _sparse_rows(_softmax_parts(y_pred), y)
+        else:
+            per = -np.log(np.clip(y_pred[rows, y], _EPS, 1.0))
+        return per * self._scale(y_pred.shape[0])
 
 
 class MeanSquaredError(Loss):
@@ -283,13 +353,86 @@ class MeanSquaredError(Loss):
         diff, size = self._cache
         return diff * (2.0 * self._scale(size))
 
+    def _per_example(self, y_pred, y):
+        diff = y_pred - y
+        return _row_sums(diff * diff) * self._scale(diff.size)
+
+
+def _softplus_minus(s, y):
+    """softplus(s) - y s elementwise, as max(s, 0) - y s + log1p(e^-|s|): no cancellation for
+    y ∈ {0, 1} (s = 37, y = 1 gives e^-37 rather than 37 - 37 = 0), no overflow for finite s."""
+    value = np.maximum(s, 0.0)
+    value -= y * s
+    value += np.log1p(np.exp(-np.abs(s)))
+    return value
+
+
+def _softmax_parts(s):
+    """``(p, shifted, top, rest)`` for logits (..., classes): ``p`` the softmax, ``shifted = s -
+    s_top`` with ``top`` the arg-max index (keepdims), and ``rest = Σ_{j≠top} exp(shifted_j)``,
+    so that ``logsumexp(s) = s_top + log1p(rest)`` keeps e.g. log(1 + e^-37) = e^-37 (a plain
+    log Σ exp rounds it to 0)."""
+    # flat indices of the arg-max entries and np.take/np.put: a few µs per call, where
+    # take_along_axis/put_along_axis cost tens of µs in index building on every training step
+    k = s.shape[-1]
+    top = np.argmax(s, axis=-1)
+    flat = np.arange(0, s.size, k)
+    flat += top.reshape(-1)
+    shifted = s - np.take(s, flat).reshape(top.shape + (1,))
+    p = np.exp(shifted)
+    np.put(p, flat, 0.0)
+    rest = np.add.reduce(p, axis=-1, keepdims=True)
+    np.put(p, flat, 1.0)
+    p /= 1.0 + rest
+    return p, shifted, top[..., None], rest
+
+
+def _categorical_rows(parts, y):
+    """Per-row Σ_k y_k (log1p(rest) - shifted_k) = -Σ_k y_k log p_k."""
+    _, shifted, _, rest = parts
+    return np.log1p(rest[..., 0]) * np.sum(y, axis=-1) - np.sum(y * shifted, axis=-1)
+
+
+def _sparse_rows(parts, y):
+    """Per-row -log p_y = log1p(rest) - shifted_y."""
+    _, shifted, _, rest = parts
+    return np.log1p(rest[:, 0]) - shifted[np.arange(shifted.shape[0]), y]
+
+
+def _row_sums(a):
+    return a.reshape(a.shape[0], -1).sum(axis=1)
+
+
+def check_sample_weight(sample_weight, n, dtype, what="sample_weight"):
+    """``sample_weight`` as a contiguous (n,) array of ``dtype``: finite, ≥ 0, one per example."""
+    from .errors import InputValueError
+
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise LabelError(f"{what}: sample_weight must be numeric, got dtype {w.dtype}")
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.shape != (n,):
+        raise ShapeError(f"{what}: sample_weight must have shape ({n},) (one weight per "
+                         f"example), got {w.shape}")
+    w = np.ascontiguousarray(w, dtype=dtype)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise InputValueError(f"{what}: sample_weight must be finite and ≥ 0")
+    return w
+
 
 def _float_targets(y_true, name, dtype):
     y = np.asarray(y_true)
     if y.dtype.kind not in "biuf":
         raise LabelError(f"{name}: targets must be numeric, got dtype {y.dtype}")
-    y = y.astype(dtype, copy=False)
+    source = y
+    with np.errstate(over="ignore"):  # a finite value beyond the dtype's range: see below
+        y = y.astype(dtype, copy=False)
     if not np.all(np.isfinite(y)):
+        if np.all(np.isfinite(source)):
+            raise LabelError(f"{name}: targets hold values up to {np.max(np.abs(source)):.3g}, "
+                             f"beyond the range of {np.dtype(dtype)} "
+                             f"(±{np.finfo(dtype).max:.3g})")
         raise LabelError(f"{name}: targets contain NaN or inf")
     return y
 

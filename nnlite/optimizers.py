@@ -32,12 +32,36 @@ def _positive(name, value, owner, allow_zero=False):
 
 
 class Optimizer:
-    """Base class: ``step(params, grads)`` updates ``params`` in place."""
+    """Base class: ``step(params, grads)`` updates ``params`` in place.
+
+    Every optimizer also takes (as keywords):
+
+    * ``learning_rate``: a number or a schedule from ``nnlite.schedules`` (``schedule(t)`` gives
+      the rate of update t = 0, 1, ...; ``self.learning_rate`` always holds the current rate);
+    * ``clipnorm``: rescale the gradient to norm ``clipnorm`` when ‖g‖₂ is larger, where the norm
+      is over *all* parameters together (PyTorch's ``clip_grad_norm_``, Keras'
+      ``global_clipnorm``; Keras' ``clipnorm`` clips each variable separately);
+    * ``clipvalue``: clip every gradient component to [-clipvalue, clipvalue].
+
+    Only one of ``clipnorm``/``clipvalue`` may be set.  Without them and without a schedule a
+    step does no extra work.
+    """
 
     batch_size = None  # None: fit's default of 32
 
-    def __init__(self, learning_rate=0.01):
-        self.learning_rate = _positive("learning_rate", learning_rate, type(self).__name__)
+    def __init__(self, learning_rate=0.01, clipnorm=None, clipvalue=None):
+        owner = type(self).__name__
+        self.schedule = None
+        if callable(learning_rate):
+            self.schedule = learning_rate
+            learning_rate = learning_rate(0)
+        self.learning_rate = _positive("learning_rate", learning_rate, owner)
+        if clipnorm is not None and clipvalue is not None:
+            raise ConfigError(f"{owner}: give clipnorm or clipvalue, not both")
+        self.clipnorm = None if clipnorm is None else _positive("clipnorm", clipnorm, owner)
+        self.clipvalue = None if clipvalue is None else _positive("clipvalue", clipvalue, owner)
+        self._prepares = self.schedule is not None or clipnorm is not None \
+            or clipvalue is not None
         self.iterations = 0
         self._state: dict[str, np.ndarray] = {}
         self._scratch = None
@@ -48,7 +72,20 @@ class Optimizer:
                 or self._scratch.dtype != params.dtype:
             self._scratch = np.empty_like(params)
         self.iterations += 1
+        if self._prepares:
+            self._prepare(grads)
         self._update(params, grads, self._scratch)
+
+    def _prepare(self, grads):
+        """Schedule and clipping, before the update rule (gradients are clipped in place)."""
+        if self.schedule is not None:
+            self.learning_rate = float(self.schedule(self.iterations - 1))
+        if self.clipvalue is not None:
+            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+        elif self.clipnorm is not None:
+            norm = float(np.sqrt(np.vdot(grads, grads)))
+            if norm > self.clipnorm:
+                grads *= self.clipnorm / norm
 
     def _update(self, params, grads, scratch):
         raise NotImplementedError
@@ -73,7 +110,15 @@ class Optimizer:
         self.iterations = iterations
 
     def get_config(self) -> dict:
-        return {"learning_rate": self.learning_rate}
+        config = {"learning_rate": self.learning_rate}
+        if self.schedule is not None:
+            from .schedules import serialize
+            config["learning_rate"] = serialize(self.schedule)
+        if self.clipnorm is not None:
+            config["clipnorm"] = self.clipnorm
+        if self.clipvalue is not None:
+            config["clipvalue"] = self.clipvalue
+        return config
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -88,8 +133,8 @@ class SGD(Optimizer):
 
     batch_size = 1
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
         self.momentum = _positive("momentum", momentum, type(self).__name__, allow_zero=True)
         if self.momentum >= 1.0:
             raise ConfigError(f"{type(self).__name__}: momentum must be in [0, 1), got {momentum!r}")
@@ -126,8 +171,9 @@ class GD(SGD):
 class MiniBatchSGD(SGD):
     """Minibatch SGD: ``batch_size`` examples per update, new random order every epoch."""
 
-    def __init__(self, batch_size=32, learning_rate=0.01, momentum=0.0, nesterov=False):
-        super().__init__(learning_rate, momentum, nesterov)
+    def __init__(self, batch_size=32, learning_rate=0.01, momentum=0.0, nesterov=False,
+                 **kwargs):
+        super().__init__(learning_rate, momentum, nesterov, **kwargs)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size <= 0:
             raise ConfigError(f"MiniBatchSGD: batch_size must be a positive int, got {batch_size!r}")
@@ -141,8 +187,8 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba): m ← β1 m + (1-β1) g; v ← β2 v + (1-β2) g²;
     w ← w - η m̂ / (sqrt(v̂) + ε) with bias-corrected m̂, v̂ (PyTorch's ε placement)."""
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(learning_rate, **kwargs)
         for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
                 raise ConfigError(f"Adam: {name} must be in [0, 1), got {value!r}")
@@ -176,8 +222,8 @@ class Adam(Optimizer):
 class RMSProp(Optimizer):
     """RMSProp: v ← ρ v + (1-ρ) g²;  w ← w - η g / (sqrt(v) + ε)  (PyTorch's form)."""
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-8):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-8, **kwargs):
+        super().__init__(learning_rate, **kwargs)
         if not (isinstance(rho, (int, float)) and 0.0 <= rho < 1.0):
             raise ConfigError(f"RMSProp: rho must be in [0, 1), got {rho!r}")
         self.rho = float(rho)
@@ -202,8 +248,8 @@ class RMSProp(Optimizer):
 class AdaGrad(Optimizer):
     """AdaGrad: G ← G + g²;  w ← w - η g / (sqrt(G) + ε)  (PyTorch's form)."""
 
-    def __init__(self, learning_rate=0.01, epsilon=1e-10):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.01, epsilon=1e-10, **kwargs):
+        super().__init__(learning_rate, **kwargs)
         self.epsilon = _positive("epsilon", epsilon, "AdaGrad")
 
     def _update(self, params, grads, scratch):
@@ -243,7 +289,13 @@ def get(identifier) -> Optimizer:
     raise UnknownNameError(f"unknown optimizer {identifier!r}; valid names: {', '.join(names())}")
 
 
-def from_config(class_name: str, config: dict) -> Optimizer:
+def from_config(class_name: str, config: dict, custom_objects=None) -> Optimizer:
+    """Rebuild a registered optimizer from ``type(opt).__name__`` and ``get_config()`` (a
+    schedule given as ``{"class_name", "config"}`` is rebuilt from ``nnlite.schedules``)."""
     if class_name not in _CLASSES:
         raise UnknownNameError(f"unknown optimizer class {class_name!r}; valid: {sorted(_CLASSES)}")
+    config = dict(config)
+    if isinstance(config.get("learning_rate"), dict):
+        from .schedules import deserialize
+        config["learning_rate"] = deserialize(config["learning_rate"], custom_objects)
     return _CLASSES[class_name](**config)

@@ -20,11 +20,24 @@ from .. import optimizers as optimizers_mod
 from ..errors import (ConfigError, DTypeError, InputValueError, NotBuiltError, NotCompiledError,
                       ShapeError)
 from ..training import Trainer, resolve_batch_size
+from . import fit_options
 from .summary import summary_text
 
 __all__ = ["BaseModel"]
 
 _PREDICT_CHUNK = 4096
+
+
+def chunk_size(batch_size, what) -> int:
+    """Rows per forward pass of ``predict``/``evaluate``: None → 4096, else a positive int
+    (a negative one would make the chunk loop empty and return nothing)."""
+    if batch_size is None:
+        return _PREDICT_CHUNK
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size <= 0:
+        raise ConfigError(f"{what}: batch_size must be a positive int or None, got "
+                          f"{batch_size!r}")
+    return int(batch_size)
 
 
 def leaf_layers(layers):
@@ -46,6 +59,24 @@ def as_rng(seed) -> np.random.Generator:
         return np.random.default_rng(seed)
     raise ConfigError(f"seed must be a non-negative int, a numpy.random.Generator or None, "
                       f"got {seed!r}")
+
+
+def _check_callbacks(callbacks) -> list:
+    """``fit(callbacks=...)`` as a list of Callback instances, checked before anything runs."""
+    from ..callbacks import Callback
+
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        raise ConfigError(f"fit: callbacks must be a list of Callback instances, got a single "
+                          f"{type(callbacks).__name__}; wrap it in a list")
+    if not isinstance(callbacks, (list, tuple)) or not all(
+            isinstance(cb, Callback) for cb in callbacks):
+        got = [type(cb).__name__ for cb in callbacks] if isinstance(callbacks, (list, tuple)) \
+            else type(callbacks).__name__
+        raise ConfigError(f"fit: callbacks must be a list of nnlite.callbacks.Callback "
+                          f"instances, got {got}")
+    return list(callbacks)
 
 
 class BaseModel:
@@ -140,11 +171,15 @@ class BaseModel:
         for m in metrics:  # validate names now, build per head below
             if not isinstance(m, (str, metrics_mod.Metric)):
                 raise ConfigError(f"compile: metrics must be names or Metric objects, got {m!r}")
+        # a failing compile (e.g. an unknown metric name) leaves the previous setup in place
+        saved = {k: getattr(self, k, None) for k in
+                 ("loss", "optimizer", "_metric_specs", "_fused", "_train_loss", "_metrics")}
         self.loss, self.optimizer, self._metric_specs = loss, optimizer, metrics
         try:
             self._configure_head()
         except Exception:
-            self.loss = self.optimizer = None
+            for key, value in saved.items():
+                setattr(self, key, value)
             raise
 
     def _configure_head(self):
@@ -163,7 +198,14 @@ class BaseModel:
     # ------------------------------------------------------------------ input checking
     def _check_x(self, x, what="x"):
         """x as a C-contiguous array of the model's dtype, after shape and value checks."""
-        x = np.asarray(x)
+        return self._check_array(x, what, self.input_shape)
+
+    def _check_array(self, x, what, expected):
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:  # ragged nested lists
+            raise ShapeError(f"{what} must be a rectangular array (batch, features...), got "
+                             f"{type(x).__name__} that NumPy cannot convert: {exc}") from None
         if x.dtype.kind not in "biuf":
             raise DTypeError(f"{what} must be a real numeric array, got dtype {x.dtype}")
         if x.ndim < 2:
@@ -172,19 +214,32 @@ class BaseModel:
                              "example with x.reshape(1, -1)")
         if x.shape[0] == 0:
             raise InputValueError(f"{what} is empty (shape {x.shape})")
-        expected = self.input_shape
         if expected is not None and tuple(x.shape[1:]) != tuple(expected):
             first = self._first_layer_name()
             raise ShapeError(f"layer {first!r} of model {self.name!r} expects {what} of shape "
                              f"(batch, {', '.join(map(str, expected))}), got {x.shape}")
-        x = np.ascontiguousarray(x, dtype=self.dtype)
-        if not np.isfinite(x).all():
+        source = x
+        with np.errstate(over="ignore"):  # a finite value beyond the dtype's range: see below
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+        # x·x is finite only if every element is (NaN and ±inf propagate through the sum): one
+        # multi-threaded BLAS pass without a temporary, twice as fast as isfinite(x).all() on
+        # MNIST-sized inputs; only when the sum overflows is the exact elementwise test needed
+        if not np.isfinite(np.vdot(x, x)) and not np.isfinite(x).all():
+            if np.isfinite(source).all():  # e.g. float64 1e39 became inf in float32
+                raise InputValueError(
+                    f"{what} holds values up to {np.max(np.abs(source)):.3g}, beyond the range "
+                    f"of the model's {self.dtype} (±{np.finfo(self.dtype).max:.3g}); build the "
+                    "model with dtype='float64' or rescale the inputs")
             raise InputValueError(f"{what} contains NaN or inf")
         return x
 
     def _check_xy(self, x, y):
         x = self._check_x(x)
-        y_arr = np.asarray(y)
+        try:
+            y_arr = np.asarray(y)
+        except (ValueError, TypeError) as exc:  # ragged nested lists
+            raise ShapeError(f"y must be a rectangular array, got {type(y).__name__} that "
+                             f"NumPy cannot convert: {exc}") from None
         if y_arr.ndim == 0 or y_arr.shape[0] != x.shape[0]:
             raise ShapeError(f"x and y must have the same length, got x {x.shape[0]} and "
                              f"y {y_arr.shape[0] if y_arr.ndim else 'a scalar'}")
@@ -194,31 +249,44 @@ class BaseModel:
 
     # ------------------------------------------------------------------ training
     def fit(self, x, y, epochs=1, batch_size=None, shuffle=True, validation_data=None, verbose=1,
-            callbacks=None, seed=None, initial_epoch=0):
+            callbacks=None, seed=None, initial_epoch=0, validation_split=0.0, validation_freq=1,
+            sample_weight=None, class_weight=None):
         """Train for ``epochs`` passes over (x, y); returns a ``History``.
 
         ``batch_size`` None uses the optimizer's regime (GD: all N, SGD: 1, MiniBatchSGD: k,
         others 32); ``seed`` (int or Generator) fixes the batch order, otherwise the model's own
         generator is used.  ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
+        ``initial_epoch``: the epoch to start at (to resume; ``epochs`` is the last epoch + 1).
+        ``validation_split``, ``validation_freq``, ``sample_weight``, ``class_weight``: see
+        ``nnlite.models.fit_options``.
+
+        Ctrl-C stops training cleanly after the current batch: the model keeps the weights of
+        the last completed step, the History holds every completed epoch (``history.interrupted``
+        is True) and ``fit`` returns it without re-raising; a second Ctrl-C aborts at once
+        (KeyboardInterrupt).
         """
         self._require_compiled("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ConfigError(f"fit: epochs must be a non-negative int, got {epochs!r}")
         if verbose not in (0, 1, 2):
             raise ConfigError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+        callbacks = _check_callbacks(callbacks)
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+                or initial_epoch < 0:
+            raise ConfigError(f"fit: initial_epoch must be a non-negative int, got "
+                              f"{initial_epoch!r}")
         x, y = self._check_xy(x, y)
-        validation = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ConfigError("fit: validation_data must be a tuple (x_val, y_val)")
-            validation = self._check_xy(*validation_data)
-        batch = resolve_batch_size(batch_size, self.optimizer, x.shape[0])
+        x, y, validation, weights, validation_freq = fit_options.prepare(
+            self, x, y, validation_data, validation_split, sample_weight, class_weight,
+            validation_freq)
+        single = isinstance(x, np.ndarray)  # graph models with several inputs pass a list
+        batch = resolve_batch_size(batch_size, self.optimizer, (x if single else x[0]).shape[0])
         rng = self.rng if seed is None else as_rng(seed)
-        self.build(x.shape[1:])
+        self.build(x.shape[1:] if single else None)
         trainer = Trainer(self, callbacks or (), verbose)
         try:
             self.history = trainer.fit(x, y, epochs, batch, shuffle, rng, validation,
-                                       initial_epoch)
+                                       initial_epoch, weights, validation_freq)
         finally:
             self._release_buffers()
         return self.history
@@ -231,6 +299,21 @@ class BaseModel:
         for metric in self._metrics:
             metric.update(out, yb)
         return value
+
+    def _make_train_step(self, weighted, check_finite):
+        return fit_options.make_train_step(self, weighted, check_finite)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on exactly this batch; returns its loss (and metrics)."""
+        return fit_options.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """Loss (and metrics) of this batch, model unchanged."""
+        return fit_options.test_on_batch(self, x, y, sample_weight, return_dict)
+
+    def predict_on_batch(self, x):
+        """``predict`` of one batch, in one pass."""
+        return self.predict(x, batch_size=len(x[0] if isinstance(x, list) else x))
 
     def _reset_metrics(self):
         for metric in self._metrics:
@@ -249,6 +332,7 @@ class BaseModel:
         ``[loss, *metrics]`` when metrics were compiled, or a dict with ``return_dict=True``."""
         self._require_compiled("evaluate")
         self._require_built("evaluate")
+        batch_size = chunk_size(batch_size, "evaluate")
         x, y = self._check_xy(x, y)
         logs = self._evaluate_checked(x, y, batch_size)
         if return_dict:
@@ -270,15 +354,17 @@ class BaseModel:
                 metric.update(out, yb)
         self._train_loss._cache = None
         logs = {"loss": total / n if mean else total}
+        if self._has_regularizers:
+            logs["loss"] += fit_options.penalty(self)
         logs.update(self._metric_results())
         return logs
 
     def predict(self, x, batch_size=None):
         """The last layer's output for ``x`` (probabilities if it ends in sigmoid/softmax)."""
         self._require_built("predict")
+        chunk = chunk_size(batch_size, "predict")
         x = self._check_x(x)
         n = x.shape[0]
-        chunk = batch_size or _PREDICT_CHUNK
         if chunk >= n:
             return self._forward(x, False, False)
         out = None
@@ -347,6 +433,28 @@ class BaseModel:
         for (_, _, target), value in zip(targets, arrays):
             target[...] = value
 
+    @property
+    def _has_regularizers(self):
+        return any(getattr(layer, f"{key}_regularizer", None) is not None
+                   for layer in leaf_layers(self.layers) for key in layer.params)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write architecture, compile settings, weights, optimizer state and random state to
+        one file (see ``nnlite.saving``); ``nnlite.load_model(path)`` reads it back."""
+        from ..saving import save_model
+        save_model(self, path)
+
+    def save_weights(self, path) -> None:
+        """Write only the weights (see ``nnlite.saving``)."""
+        from ..saving import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        """Read weights written by ``save_weights`` (or ``save``) into this built model."""
+        from ..saving import load_weights
+        load_weights(self, path)
+
     def summary(self, print_fn=print) -> str:
         """Print (and return) a table of layers, output shapes and parameter counts."""
         if not self.built and self.input_shape is not None:
@@ -355,6 +463,17 @@ class BaseModel:
         if print_fn is not None:
             print_fn(text)
         return text
+
+    # ------------------------------------------------------------------ derivatives
+    def input_gradient(self, x, output=None, unit=None, weights=None):
+        """∂(Σ w ⊙ output)/∂x for a batch (saliency); see ``nnlite.grad.input_gradient``."""
+        from ..grad import input_gradient
+        return input_gradient(self, x, output=output, unit=unit, weights=weights)
+
+    def gradients(self, x, y=None, output=None, unit=None, weights=None) -> dict:
+        """{"layer/param": ∂L/∂θ} for targets ``y``, or of an output; see ``nnlite.grad``."""
+        from ..grad import gradients
+        return gradients(self, x, y, output=output, unit=unit, weights=weights)
 
     def _first_layer_name(self):
         return self.layers[0].name if self.layers else None

@@ -85,11 +85,44 @@ class Sequential(BaseModel):
 
     def _forward(self, x, training, logits):
         layers = self.layers
-        for layer in layers[:-1]:
-            x = layer.forward(x, training)
+        last = len(layers) - 1
+        for i in range(last):  # no slice: nothing allocated per step
+            x = layers[i].forward(x, training)
         if logits:
-            return layers[-1].forward(x, training, logits=True)
-        return layers[-1].forward(x, training)
+            return layers[last].forward(x, training, logits=True)
+        return layers[last].forward(x, training)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        """``{"class_name": "Sequential", "config": {"name", "dtype", "layers": [spec, ...]}}``
+        with each layer as ``{"class_name": type(layer).__name__, "config": layer.get_config()}``."""
+        layers = []
+        for i, layer in enumerate(self.layers):
+            config = layer.get_config()
+            if i:  # build() records every layer's input shape; only the first one takes it
+                config.pop("input_shape", None)
+            layers.append({"class_name": type(layer).__name__, "config": config})
+        return {"class_name": "Sequential",
+                "config": {"name": self.name, "dtype": self.dtype.name, "layers": layers}}
+
+    @classmethod
+    def from_config(cls, spec, seed=None, custom_objects=None) -> "Sequential":
+        """Rebuild from ``get_config()``: only classes of ``nnlite.layers.REGISTRY`` (and those
+        the caller passes in ``custom_objects``, by class name) are instantiated."""
+        from ..layers import REGISTRY
+
+        config = spec["config"] if "class_name" in spec else spec
+        layers = []
+        for entry in config["layers"]:
+            name = entry.get("class_name") if isinstance(entry, dict) else None
+            layer_cls = REGISTRY.get(name) or (custom_objects or {}).get(name)
+            if not (isinstance(layer_cls, type) and issubclass(layer_cls, Layer)):
+                raise ConfigError(f"Sequential.from_config: unknown layer class {name!r}; "
+                                  f"registered: {sorted(REGISTRY)} (pass your own classes in "
+                                  "custom_objects)")
+            layers.append(layer_cls.from_config(dict(entry.get("config", {}))))
+        return cls(layers, name=config.get("name"), seed=seed,
+                   dtype=config.get("dtype", "float32"))
 
     def _backward(self, dy, input_grad=True):
         layers = self.layers
