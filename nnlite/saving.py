@@ -234,8 +234,6 @@ def _check_schema(config):
 
 
 def _build(config, arrays, custom_objects):
-    import inspect
-
     from . import losses, optimizers
     from .models import Model, Sequential
 
@@ -244,10 +242,11 @@ def _build(config, arrays, custom_objects):
     cls = classes.get(spec["class_name"])
     if cls is None:
         raise FormatError(f"unknown model class {spec['class_name']!r}")
-    kwargs = {}
-    if custom_objects and "custom_objects" in inspect.signature(cls.from_config).parameters:
-        kwargs["custom_objects"] = custom_objects
-    model = cls.from_config(spec, **kwargs)
+    # Hyper-parameters come from the untrusted config (units=2**28 in a 4 KiB file): the build
+    # may allocate no more weight bytes than the file's weight table holds.
+    held = sum(int(np.prod(e["shape"], dtype=object)) * np.dtype(e["dtype"]).itemsize
+               for e in config["weights"])
+    model = cls.from_config(spec, custom_objects=custom_objects, max_weight_bytes=held)
     compile_config = config["compile"]
     if compile_config is not None:
         custom = custom_objects or {}
@@ -269,7 +268,7 @@ def _build(config, arrays, custom_objects):
         metrics = compile_config["metrics"]
         metrics = dict(metrics) if isinstance(metrics, dict) else list(metrics)
         model.compile(loss, optimizer, metrics=metrics, **extra)
-    _build_within(model, config)
+    model.build()
     _assign_weights(model, config, arrays)
     state = config["optimizer_state"]
     if state is not None and model.optimizer is not None:
@@ -286,40 +285,6 @@ def _build(config, arrays, custom_objects):
         for attr, state in gens.items():
             setattr(layer, attr, _generator(state))
     return model
-
-
-def _build_within(model, config):
-    """``model.build()``, refusing before allocating any weight the file does not hold.
-
-    Hyper-parameters come from the untrusted config (``units=2**28`` in a 4 KiB file), so every
-    initializer a layer holds is wrapped for the build: a request beyond the bytes of the file's
-    weight table raises FormatError before anything is allocated."""
-    from . import initializers
-
-    left = [sum(int(np.prod(e["shape"], dtype=object)) * np.dtype(e["dtype"]).itemsize
-                for e in config["weights"])]
-    known = list(initializers._TABLE.values())
-
-    def guarded(init):
-        def checked(shape, fan_in, fan_out, rng, dtype):
-            need = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
-            if need > left[0]:
-                raise FormatError(f"the model config asks for weights of shape {tuple(shape)} "
-                                  "that the file does not hold")
-            left[0] -= need
-            return init(shape, fan_in, fan_out, rng, dtype)
-        return checked
-    patched = []
-    for layer in _leaf(model):
-        for attr, value in list(vars(layer).items()):
-            if callable(value) and any(value is k for k in known):
-                patched.append((layer, attr, value))
-                setattr(layer, attr, guarded(value))
-    try:
-        model.build()
-    finally:
-        for layer, attr, value in patched:
-            setattr(layer, attr, value)
 
 
 def _leaf(model):

@@ -28,12 +28,16 @@ REGISTRY.update({cls.__name__: cls for cls in (
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
 
 
-def layer_from_spec(spec: dict) -> Layer:
-    """A layer from ``{"class_name": type(layer).__name__, "config": layer.get_config()}``."""
+def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:
+    """A layer from ``{"class_name": type(layer).__name__, "config": layer.get_config()}``.
+
+    Only classes of ``REGISTRY`` and those the caller passes in ``custom_objects`` (by class
+    name) are instantiated: a spec never names code to import."""
     from ..errors import UnknownNameError
 
-    cls = REGISTRY.get(spec.get("class_name")) if isinstance(spec, dict) else None
-    if cls is None:
-        raise UnknownNameError(f"unknown layer spec {spec!r}; valid class names: "
-                               f"{sorted(REGISTRY)}")
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    cls = REGISTRY.get(name) or (custom_objects or {}).get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise UnknownNameError(f"unknown layer class {name!r}; registered: {sorted(REGISTRY)} "
+                               "(pass your own classes in custom_objects)")
     return cls.from_config(dict(spec.get("config", {})))

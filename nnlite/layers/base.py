@@ -50,6 +50,7 @@ class Layer:
         self.built = False
         self.dtype = None
         self._buffers: dict[str, np.ndarray] = {}
+        self.allocation_budget = None  # see add_weight
 
     # ------------------------------------------------------------------ building
     @property
@@ -67,10 +68,38 @@ class Layer:
         """Output shape (without batch) for an input shape (without batch); default: unchanged."""
         return tuple(input_shape)
 
-    def add_param(self, name: str, value: np.ndarray) -> None:
-        """Register a trainable parameter and its zero gradient side by side."""
-        self.params[name] = np.ascontiguousarray(value, dtype=self.dtype)
-        self.grads[name] = np.zeros_like(self.params[name])
+    def add_weight(self, name: str, shape, initializer="zeros", fan_in=None, fan_out=None,
+                   rng=None, trainable: bool = True) -> np.ndarray:
+        """Create a weight of ``shape`` in the layer's dtype, the one place layers allocate them.
+
+        Trainable weights go to ``params`` (with a zero gradient beside them in ``grads``),
+        others to ``state``.  ``initializer`` is a name or ``init(shape, fan_in, fan_out, rng,
+        dtype)``.  A model may cap the bytes one build allocates (``allocation_budget``, a
+        one-element list shared by its layers): loading a file uses it so that a config cannot
+        ask for more weights than the file holds.
+        """
+        from .. import initializers
+
+        shape = tuple(int(d) for d in shape)
+        size = 1
+        for d in shape:
+            size *= d
+        budget = self.allocation_budget
+        if budget is not None:
+            need = size * self.dtype.itemsize
+            if need > budget[0]:
+                raise ConfigError(f"layer {self.name!r}: weight {name!r} of shape {shape} needs "
+                                  f"{need} bytes, more than the {budget[0]} bytes allowed")
+            budget[0] -= need
+        value = np.ascontiguousarray(initializers.get(initializer)(
+            shape, fan_in if fan_in is not None else 1, fan_out if fan_out is not None else 1,
+            rng, self.dtype), dtype=self.dtype)
+        if trainable:
+            self.params[name] = value
+            self.grads[name] = np.zeros_like(value)
+        else:
+            self.state[name] = value
+        return value
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))

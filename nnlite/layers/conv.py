@@ -182,11 +182,10 @@ class Conv2D(Layer):
         self._out_hw, self._pads = self._geometry(self.input_shape)
         kh, kw = self.kernel_size
         fan_in, fan_out = input_shape[0] * kh * kw, self.filters * kh * kw
-        self.add_param("kernel", self.kernel_initializer(
-            (self.filters, input_shape[0], kh, kw), fan_in, fan_out, rng, self.dtype))
+        self.add_weight("kernel", (self.filters, input_shape[0], kh, kw),
+                        self.kernel_initializer, fan_in, fan_out, rng)
         if self.use_bias:
-            self.add_param("bias", self.bias_initializer(
-                (self.filters,), fan_in, fan_out, rng, self.dtype))
+            self.add_weight("bias", (self.filters,), self.bias_initializer, fan_in, fan_out, rng)
 
     def forward(self, x, training=False, logits=False):
         """``logits=True`` skips the activation (the model fuses it into the loss)."""

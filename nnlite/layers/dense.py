@@ -53,11 +53,10 @@ class Dense(Layer):
     def build(self, input_shape, rng, dtype):
         super().build(input_shape, rng, dtype)
         fan_in = input_shape[-1]
-        self.add_param("kernel", self.kernel_initializer(
-            (fan_in, self.units), fan_in, self.units, rng, self.dtype))
+        self.add_weight("kernel", (fan_in, self.units), self.kernel_initializer, fan_in,
+                        self.units, rng)
         if self.use_bias:
-            self.add_param("bias", self.bias_initializer(
-                (self.units,), fan_in, self.units, rng, self.dtype))
+            self.add_weight("bias", (self.units,), self.bias_initializer, fan_in, self.units, rng)
 
     def forward(self, x, training=False, logits=False):
         """``logits=True`` skips the activation (the model fuses it into the loss)."""

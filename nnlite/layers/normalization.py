@@ -61,10 +61,10 @@ class BatchNormalization(Layer):
     def build(self, input_shape, rng, dtype):
         super().build(input_shape, rng, dtype)
         channels = self.input_shape[0]
-        self.add_param("gamma", np.ones(channels))
-        self.add_param("beta", np.zeros(channels))
-        self.state["moving_mean"] = np.zeros(channels, dtype=self.dtype)
-        self.state["moving_variance"] = np.ones(channels, dtype=self.dtype)
+        self.add_weight("gamma", (channels,), "ones")
+        self.add_weight("beta", (channels,), "zeros")
+        self.add_weight("moving_mean", (channels,), "zeros", trainable=False)
+        self.add_weight("moving_variance", (channels,), "ones", trainable=False)
         self._axes = (0,) + tuple(range(2, len(self.input_shape) + 1))
         self._bshape = (1, channels) + (1,) * (len(self.input_shape) - 1)
 
@@ -132,8 +132,8 @@ class LayerNormalization(Layer):
 
     def build(self, input_shape, rng, dtype):
         super().build(input_shape, rng, dtype)
-        self.add_param("gamma", np.ones(self.input_shape[-1]))
-        self.add_param("beta", np.zeros(self.input_shape[-1]))
+        self.add_weight("gamma", self.input_shape[-1:], "ones")
+        self.add_weight("beta", self.input_shape[-1:], "zeros")
 
     def forward(self, x, training=False):
         buf = self._buffer if training else (lambda key, shape: None)

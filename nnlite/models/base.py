@@ -50,6 +50,14 @@ def leaf_layers(layers):
             yield layer
 
 
+def limit_allocation(layers, max_bytes) -> None:
+    """Let the next build of ``layers`` allocate at most ``max_bytes`` of weights in total
+    (``None``: no limit).  The limit is dropped once the model is built."""
+    budget = None if max_bytes is None else [int(max_bytes)]
+    for layer in leaf_layers(layers):
+        layer.allocation_budget = budget
+
+
 def as_rng(seed) -> np.random.Generator:
     """A Generator from an int seed, a Generator (used as is) or None (fresh OS entropy)."""
     if isinstance(seed, np.random.Generator):
@@ -122,6 +130,8 @@ class BaseModel:
             self.rng.bit_generator.state = state
             self._unbuild()
             raise
+        finally:
+            limit_allocation(self.layers, None)
         self.built = True
         if self.loss is not None:
             self._configure_head()

@@ -372,9 +372,10 @@ class Model(BaseModel):
         return graph_config(self)
 
     @classmethod
-    def from_config(cls, spec, seed=None) -> "Model":
-        """The model described by ``get_config()`` (new weights; copy them with set_weights)."""
-        return graph_from_config(cls, spec, seed)
+    def from_config(cls, spec, seed=None, custom_objects=None, max_weight_bytes=None) -> "Model":
+        """The model described by ``get_config()`` (new weights; copy them with set_weights).
+        ``custom_objects`` and ``max_weight_bytes`` as in ``Sequential.from_config``."""
+        return graph_from_config(cls, spec, seed, custom_objects, max_weight_bytes)
 
 
 class _WeightedLosses:

@@ -209,18 +209,21 @@ def graph_config(model) -> dict:
     return {"class_name": type(model).__name__, "config": config}
 
 
-def graph_from_config(cls, spec, seed=None):
-    """Rebuild the graph of ``graph_config`` by calling fresh layers on fresh inputs."""
+def graph_from_config(cls, spec, seed=None, custom_objects=None, max_weight_bytes=None):
+    """Rebuild the graph of ``graph_config`` by calling fresh layers on fresh inputs
+    (``custom_objects`` and ``max_weight_bytes`` as in ``Sequential.from_config``)."""
     from ..layers import layer_from_spec
+    from .base import limit_allocation
 
     config = spec["config"] if "class_name" in spec else spec
-    nodes, inputs = {}, []
+    nodes, inputs, layers = {}, [], []
     for entry in config["inputs"]:
         node = Input(shape=tuple(entry["shape"]), name=entry["name"])
         nodes[entry["name"]] = node
         inputs.append(node)
     for entry in config["layers"]:
-        layer = layer_from_spec(entry)
+        layer = layer_from_spec(entry, custom_objects)
+        layers.append(layer)
         missing = [p for p in entry["inbound"] if p not in nodes]
         if missing:
             raise GraphError(f"Model.from_config: layer {layer.name!r} refers to unknown "
@@ -231,6 +234,7 @@ def graph_from_config(cls, spec, seed=None):
         outputs = [nodes[o] for o in config["outputs"]]
     except KeyError as err:
         raise GraphError(f"Model.from_config: unknown output {err.args[0]!r}") from None
+    limit_allocation(layers, max_weight_bytes)  # the Model builds its weights at construction
     return cls(inputs if config.get("multi_input", len(inputs) > 1) else inputs[0],
                outputs if config.get("multi_output", len(outputs) > 1) else outputs[0],
                name=config.get("name"), seed=seed, dtype=config.get("dtype", "float32"))

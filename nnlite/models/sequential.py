@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..layers.base import Layer
-from .base import BaseModel
+from .base import BaseModel, limit_allocation
 
 __all__ = ["Sequential"]
 
@@ -106,21 +106,16 @@ class Sequential(BaseModel):
                 "config": {"name": self.name, "dtype": self.dtype.name, "layers": layers}}
 
     @classmethod
-    def from_config(cls, spec, seed=None, custom_objects=None) -> "Sequential":
+    def from_config(cls, spec, seed=None, custom_objects=None,
+                    max_weight_bytes=None) -> "Sequential":
         """Rebuild from ``get_config()``: only classes of ``nnlite.layers.REGISTRY`` (and those
-        the caller passes in ``custom_objects``, by class name) are instantiated."""
-        from ..layers import REGISTRY
+        the caller passes in ``custom_objects``, by class name) are instantiated.
+        ``max_weight_bytes`` caps what building the model may allocate (see ``add_weight``)."""
+        from ..layers import layer_from_spec
 
         config = spec["config"] if "class_name" in spec else spec
-        layers = []
-        for entry in config["layers"]:
-            name = entry.get("class_name") if isinstance(entry, dict) else None
-            layer_cls = REGISTRY.get(name) or (custom_objects or {}).get(name)
-            if not (isinstance(layer_cls, type) and issubclass(layer_cls, Layer)):
-                raise ConfigError(f"Sequential.from_config: unknown layer class {name!r}; "
-                                  f"registered: {sorted(REGISTRY)} (pass your own classes in "
-                                  "custom_objects)")
-            layers.append(layer_cls.from_config(dict(entry.get("config", {}))))
+        layers = [layer_from_spec(entry, custom_objects) for entry in config["layers"]]
+        limit_allocation(layers, max_weight_bytes)
         return cls(layers, name=config.get("name"), seed=seed,
                    dtype=config.get("dtype", "float32"))
 

@@ -134,11 +134,10 @@ def summary_rows(data):
                      f"{peak} MiB (a 5 GiB sparse file: refused in "
                      f"{1e6 * huge.get('sparse_5gib_seconds', 0):.0f} µs); a config asking "
                      f"for weights the file lacks (units=2^20 in a 4 KiB file) is refused at a "
-                     f"{huge.get('dense_units_peak_mb', '?')} MiB peak. Known defects (xfail): "
-                     f"BatchNormalization / LayerNormalization over 2^24 features peak at "
+                     f"{huge.get('dense_units_peak_mb', '?')} MiB peak, and BatchNormalization / "
+                     f"LayerNormalization over 2^24 features at "
                      f"{huge.get('batch_normalization_input_shape_peak_mb', '?')} / "
-                     f"{huge.get('layer_normalization_input_shape_peak_mb', '?')} MiB before "
-                     f"the FormatError. A {huge.get('deflate_bomb_file_bytes', 0) // 1024} KiB "
+                     f"{huge.get('layer_normalization_input_shape_peak_mb', '?')} MiB. A {huge.get('deflate_bomb_file_bytes', 0) // 1024} KiB "
                      f"deflate bomb declaring 64 MiB: refused at a "
                      f"{huge.get('deflate_bomb_default_limit_peak_mb', '?')} MiB peak",
                      "python -m pytest tests/reliability/test_file_fuzzing.py -q"))

@@ -459,17 +459,8 @@ def _normalization_file(layer_cls):
     return nnlite.saving.model_to_bytes(model)
 
 
-_NORMALIZATION_DEFECT = pytest.mark.xfail(
-    strict=True, reason="defect (nnlite/layers/normalization.py + the build guard in "
-    "nnlite/saving.py): BatchNormalization/LayerNormalization allocate gamma, beta and moving "
-    "statistics with np.ones/np.zeros, outside the guarded initializers, so input_shape=[2**24] "
-    "in a 4 KiB file peaks at ~384 MiB before the FormatError")
-
-
 @pytest.mark.parametrize("case", [
-    "dense_units",
-    pytest.param("batch_normalization_input_shape", marks=_NORMALIZATION_DEFECT),
-    pytest.param("layer_normalization_input_shape", marks=_NORMALIZATION_DEFECT),
+    "dense_units", "batch_normalization_input_shape", "layer_normalization_input_shape",
 ])
 def test_config_hyper_parameters_cannot_allocate_beyond_the_file(model_file, harness, sentinel,
                                                                  record, case):
