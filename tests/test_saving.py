@@ -380,3 +380,27 @@ def test_config_cannot_make_the_loader_allocate_beyond_the_file(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 4 * 2 ** 20, f"peak {peak} bytes for a {path.stat().st_size}-byte file"
+
+
+def test_graph_model_config_cannot_allocate_beyond_the_file(tmp_path):
+    # graph models build their weights at construction: the cap must reach them too
+    import tracemalloc
+    x = nnlite.Input(shape=(2,))
+    model = nnlite.Model(x, Dense(1)(Dense(3, activation="relu")(x)), seed=0)
+    model.compile("mse", "sgd")
+    valid = tmp_path / "graph.nnlite"
+    model.save(valid)
+    config = json.loads(zipfile.ZipFile(valid).read("config.json"))
+    dense = next(e for e in config["model"]["config"]["layers"] if "units" in e["config"])
+    dense["config"]["units"] = 2 ** 22  # 64 MiB of kernel in a file of a few KiB
+    path = tmp_path / "greedy_graph.nnlite"
+    _rewrite(valid, path, {"config.json": json.dumps(config).encode()})
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="more than the \\d+ bytes allowed"):
+            nnlite.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2 ** 20
+    assert nnlite.load_model(valid).count_params() == model.count_params()
