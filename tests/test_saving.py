@@ -391,8 +391,8 @@ def test_graph_model_config_cannot_allocate_beyond_the_file(tmp_path):
     valid = tmp_path / "graph.nnlite"
     model.save(valid)
     config = json.loads(zipfile.ZipFile(valid).read("config.json"))
-    dense = next(e for e in config["model"]["config"]["layers"] if "units" in e["config"])
-    dense["config"]["units"] = 2 ** 22  # 64 MiB of kernel in a file of a few KiB
+    head = [e for e in config["model"]["config"]["layers"] if "units" in e["config"]][-1]
+    head["config"]["units"] = 2 ** 22  # 48 MiB of kernel in a file of a few KiB
     path = tmp_path / "greedy_graph.nnlite"
     _rewrite(valid, path, {"config.json": json.dumps(config).encode()})
     tracemalloc.start()
