@@ -27,7 +27,10 @@ def test_fresh_non_editable_install_runs_offline(tmp_path):
     import shutil
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = tmp_path / "src"  # a copy, so setuptools' build/ never lands in the work tree
+    shutil.copytree(Path(__file__).resolve().parents[1], root, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "__pycache__", ".*cache*", "tests", "notebooks",
+        "benchmarks"))
     wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                             "--no-build-isolation", "-w", str(wheel_dir), str(root)],
