@@ -6,15 +6,15 @@
 ...                            Dense(1, activation="sigmoid")], seed=0)
 >>> model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
 """
-from . import (activations, callbacks, datasets, errors, gradcheck, initializers, layers, losses,
-               metrics, optimizers)
-from . import grad
-from . import regularizers, saving, schedules
+from . import (activations, callbacks, datasets, errors, experiments, grad, gradcheck,
+               initializers, layers, losses, metrics, monitors, optimizers, regularizers, saving,
+               schedules)
 from .models import Input, Model, Sequential
 from .saving import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "Model", "Input", "grad", "load_model", "regularizers", "saving",
-           "schedules", "activations", "callbacks", "datasets", "errors", "gradcheck",
-           "initializers", "layers", "losses", "metrics", "optimizers", "__version__"]
+__all__ = ["Sequential", "Model", "Input", "load_model", "activations", "callbacks", "datasets",
+           "errors", "experiments", "grad", "gradcheck", "initializers", "layers", "losses",
+           "metrics", "monitors", "optimizers", "regularizers", "saving", "schedules",
+           "__version__"]
