@@ -12,7 +12,9 @@ def test_readme_python_blocks_run(capsys):
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 (our own README)
     assert namespace["accuracy"] > 0.85
-    assert set(namespace["model"].predict_classes(namespace["x"][:5])) <= {-1, 1}
+    assert namespace["saliency"].shape == (8, 784)
+    assert namespace["history"].history["val_accuracy"][-1] > 0.85
+    assert namespace["scores"].mean() > 0.7
 
 
 def test_readme_starts_with_the_two_setup_commands():
