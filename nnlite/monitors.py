@@ -173,39 +173,6 @@ def first_to_last_ratio(norms: dict) -> float:
     return float(np.sqrt(values[0]) / last) if last > 0 else float("inf")
 
 
-class _BatchTap:
-    """Wraps the step function ``fit`` runs and remembers its last batch (two references, no
-    copy) for the default probe; it does no other work, so training is unchanged."""
-
-    def __init__(self):
-        self.step = None
-        self.last = None
-
-    def __call__(self, xb, yb, *rest):
-        self.last = (xb, yb)
-        return self.step(xb, yb, *rest)
-
-
-def _install_tap(model, tap):
-    """Have the model's next ``_make_train_step`` (called by fit once, after the callbacks got
-    the model) return ``tap`` around the real step.  One-shot: the instance attribute removes
-    itself when used, so nothing stays on the model (several monitors chain)."""
-    if not hasattr(model, "_make_train_step"):
-        raise ConfigError(f"{type(model).__name__} has no _make_train_step: give the monitor a "
-                          "fixed probe=(x, y)")
-    previous = model.__dict__.get("_make_train_step")
-
-    def make(*args, **kwargs):
-        if previous is None:
-            model.__dict__.pop("_make_train_step", None)
-        else:
-            model._make_train_step = previous
-        tap.step = model._make_train_step(*args, **kwargs)
-        return tap
-
-    model._make_train_step = make
-
-
 class _ProbeCallback(Callback):
     """Shared plumbing: when to record (every epoch or every k batches), the probe batch, and
     where records go (``self.history`` and the fit's ``History`` when the model exposes it)."""
@@ -224,20 +191,13 @@ class _ProbeCallback(Callback):
         self.probe = probe
         self.history: dict[str, list] = {}
         self.rows: list[dict] = []
-        self._tap = self._probe = self._fit_history = None
+        self._probe = self._fit_history = None
         self._steps = 0
         if every != "epoch":
             # an instance hook: only a per-batch monitor makes the loop dispatch batch hooks
             self.on_batch_end = self._batch_end
 
     # hooks --------------------------------------------------------------------------------
-    def set_model(self, model):
-        super().set_model(model)
-        self._tap = None
-        if self.probe is None:
-            self._tap = _BatchTap()
-            _install_tap(model, self._tap)
-
     def on_train_begin(self, logs=None):
         model = self.model
         _check_model(model, type(self).__name__)
@@ -247,10 +207,6 @@ class _ProbeCallback(Callback):
         # A History that registered itself at train begin (as Keras does) is fresh: empty.
         self._fit_history = fit_history if (hasattr(fit_history, "history") and
                                             not getattr(fit_history, "epoch", True)) else None
-
-    def on_train_end(self, logs=None):
-        if self._tap is not None:
-            self._tap.last = None  # drop the batch references
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every == "epoch":
@@ -265,7 +221,7 @@ class _ProbeCallback(Callback):
     def _probe_batch(self):
         if self._probe is not None:
             return self._probe
-        return self._tap.last if self._tap is not None else None
+        return (getattr(self.model, "_fit_info", None) or {}).get("batch")
 
     def _record(self, epoch, step):
         batch = self._probe_batch()

@@ -64,6 +64,8 @@ class Trainer:
                 guard.hit = True
                 self.model.stop_training = True
         self.callbacks.call("on_train_end", {"interrupted": True} if guard.hit else {})
+        if getattr(self.model, "_fit_info", None):
+            self.model._fit_info["batch"] = None  # hold no batch buffers after training
         return self.history
 
     def _epochs(self, x, y, epochs, batch_size, shuffle, rng, validation, initial_epoch,
@@ -73,8 +75,10 @@ class Trainer:
         multi = isinstance(x, list) or isinstance(y, list)
         n = _rows_of(x).shape[0]
         steps = -(-n // batch_size)
-        model._fit_info = {"epochs": epochs, "steps": steps, "batch_size": batch_size,
-                           "samples": n}
+        # what callbacks may read: sizes, and "batch", the (x, y) of the latest step (set after
+        # every step when a callback has batch hooks, else at the end of each epoch)
+        model._fit_info = fit_info = {"epochs": epochs, "steps": steps,
+                                      "batch_size": batch_size, "samples": n, "batch": None}
         model.stop_training = False
         # A full batch needs no gather: order does not change a full-batch gradient.
         gather = shuffle and batch_size < n
@@ -121,11 +125,13 @@ class Trainer:
                 seen += size
                 if wants_batches:
                     batch_logs["loss"] = total / seen if mean else total
+                    fit_info["batch"] = (xb, yb)
                     cbs.call("on_batch_end", step, batch_logs)
                 if model.stop_training:
                     break
             if guard.hit:  # Ctrl-C: this epoch did not complete, so it is not recorded
                 return
+            fit_info["batch"] = (xb, yb)  # the epoch's last batch, e.g. a monitor's probe
             logs = {"loss": total / seen if mean else total}
             logs.update(model._metric_results())
             if validation is not None and _validation_due(validation_freq, epoch):
