@@ -8,13 +8,13 @@ random state, so the same seed always gives bit-identical arrays.
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from ._idx import read_idx, read_mnist_pair
 from .errors import ConfigError, FormatError, LabelError
 
@@ -151,19 +151,14 @@ def _fetch_cached(base_url, folder, name, checksums):
 
 
 def _download(url, target, expected_md5):
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            found = _stream_to(url, out)
+    # A failed or mismatching download removes its .part file and leaves target untouched.
+    with atomic_write(target, "wb", suffix=".part") as out:
+        found = _stream_to(url, out)
         if found != expected_md5:
             raise FormatError(
                 f"{url}: md5 checksum mismatch: expected {expected_md5}, found {found} "
                 "(corrupt download or a different file on the mirror)"
             )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _stream_to(url, out):

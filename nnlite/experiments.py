@@ -34,6 +34,8 @@ import time
 import numpy as np
 
 from . import optimizers as optimizers_mod
+from . import plotting
+from ._files import atomic_write
 from .callbacks import TerminateOnNaN
 from .errors import ConfigError
 from .layers import Dense, ReLU
@@ -279,7 +281,7 @@ class DepthStudyResults:
     def to_csv(self, path) -> None:
         """One line per row; list columns as space-separated numbers."""
         keys = list(self.rows[0]) if self.rows else []
-        with _atomic(path) as f:
+        with atomic_write(path) as f:
             writer = csv.writer(f)
             writer.writerow(keys)
             for r in self.rows:
@@ -289,7 +291,7 @@ class DepthStudyResults:
 
     def to_json(self, path) -> None:
         """``{"config": ..., "rows": [...]}``; NaN/inf (a diverged run) become ``null``."""
-        with _atomic(path) as f:
+        with atomic_write(path) as f:
             json.dump(_finite({"config": self.config, "rows": self.rows}), f, indent=1,
                       allow_nan=False)
 
@@ -306,71 +308,21 @@ class DepthStudyResults:
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- figures
+    # The drawing lives in nnlite.plotting (which imports matplotlib only when called).
     def plot_gradient_norms(self, path=None):
         """Figure 1: ``||dL/dW_l||`` vs layer index l, one line per depth, one panel per
-        activation; top row at initialization, bottom row after training; log scale."""
-        acts = self.config["activations"]
-        fig, axes = _figure((3.2 * len(acts) + 0.6, 6.2), 2, len(acts), sharey="row",
-                            squeeze=False)
-        cmap = _cmap("viridis")
-        depths = self.config["depths"]
-        for j, act in enumerate(acts):
-            for i, (key, when) in enumerate((("grad_norms_init", "at initialization"),
-                                             ("grad_norms_trained", "after training"))):
-                ax = axes[i][j]
-                for k, depth in enumerate(depths):
-                    norms = np.asarray(self.row(act, depth)[key], dtype=float)
-                    ax.plot(np.arange(1, norms.size + 1), np.where(norms > 0, norms, np.nan),
-                            marker="o", markersize=2.5, linewidth=1.2,
-                            color=cmap(k / max(len(depths) - 1, 1)), label=f"depth {depth}")
-                ax.set_yscale("log")
-                ax.set_title(f"{act} — {when}", fontsize=10)
-                ax.set_xlabel("layer index (1 = input side)")
-                ax.grid(True, which="major", alpha=0.3)
-            axes[0][j].legend(fontsize=7, loc="best")
-        for i in range(2):
-            axes[i][0].set_ylabel("‖dL/dW‖ (log scale)")
-        fig.suptitle("Gradient norm per layer (first 512 training examples)", fontsize=11)
-        return _finish(fig, path)
+        activation; top row at initialization, bottom row after training; log scale.
+        Returns the Figure, or with ``path`` saves a PNG and returns the path."""
+        return plotting.plot_depth_gradient_norms(self, path)
 
     def plot_accuracy(self, path=None):
         """Figure 2: final test (solid) and train (dashed) accuracy vs depth, per activation."""
-        fig, ax = _figure((6.4, 4.2))
-        for k, act in enumerate(self.config["activations"]):
-            rows = [self.row(act, d) for d in self.config["depths"]]
-            depths = [r["depth"] for r in rows]
-            color = f"C{k}"
-            ax.plot(depths, [r["test_accuracy"] for r in rows], marker="o", color=color,
-                    label=f"{act} (test)")
-            ax.plot(depths, [r["train_accuracy"] for r in rows], linestyle="--", color=color,
-                    alpha=0.6, label=f"{act} (train)")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(self.config["depths"], [str(d) for d in self.config["depths"]])
-        ax.set_xlabel("depth (hidden layers, log scale)")
-        ax.set_ylabel("accuracy")
-        ax.set_ylim(0, 1.02)
-        ax.set_title(f"Final accuracy vs depth ({self.config['epochs']} epochs each)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, ncol=2, loc="lower right", bbox_to_anchor=(1.0, 0.14))
-        return _finish(fig, path)
+        return plotting.plot_depth_accuracy(self, path)
 
     def plot_loss_curves(self, path=None, depth=None):
         """Figure 3: training loss per epoch (epoch 0 = at initialization) for each activation
         at ``depth`` (default: the deepest setting); log scale."""
-        depth = max(self.config["depths"]) if depth is None else depth
-        fig, ax = _figure((6.4, 4.2))
-        for k, act in enumerate(self.config["activations"]):
-            curve = self.row(act, depth)["loss_curve"]
-            ax.plot(np.arange(len(curve)), curve, marker="o", markersize=3, color=f"C{k}",
-                    label=act)
-        ax.set_yscale("log")
-        _plain_log_labels(ax.yaxis)
-        ax.set_xlabel("epoch (0 = at initialization)")
-        ax.set_ylabel("mean training loss (log scale)")
-        ax.set_title(f"Training loss at depth {depth}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-        return _finish(fig, path)
+        return plotting.plot_depth_loss_curves(self, path, depth)
 
     def save(self, out_dir, prefix="depth_") -> list[str]:
         """Write ``<prefix>results.csv``, ``<prefix>results.json``, ``<prefix>table.md`` and
@@ -380,7 +332,7 @@ class DepthStudyResults:
         self.to_csv(paths[0])
         self.to_json(paths[1])
         paths.append(os.path.join(out_dir, f"{prefix}table.md"))
-        with _atomic(paths[-1]) as f:
+        with atomic_write(paths[-1]) as f:
             f.write(self.to_markdown() + "\n")
         return paths + self.save_figures(out_dir, prefix)
 
@@ -397,62 +349,3 @@ class DepthStudyResults:
         return (f"DepthStudyResults({len(self.rows)} runs: activations="
                 f"{self.config['activations']}, depths={self.config['depths']})")
 
-
-def _figure(figsize, rows=1, cols=1, **kw):
-    """A matplotlib Figure and its axes, without pyplot: works headless (Agg) in any backend
-    state, and nothing is left open in a pyplot figure registry."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(rows, cols, **kw)
-
-
-def _plain_log_labels(axis):
-    """Tick labels 0.2, 0.3, 0.5, 1, 2 instead of 2×10⁻¹ on a log axis spanning about a
-    decade (other minor ticks stay unlabelled so labels do not collide)."""
-    from matplotlib.ticker import FuncFormatter
-
-    def label(value, _):
-        if value <= 0:
-            return ""
-        mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
-        return f"{value:g}" if mantissa in (1, 2, 3, 5) else ""
-
-    axis.set_major_formatter(FuncFormatter(label))
-    axis.set_minor_formatter(FuncFormatter(label))
-
-
-def _cmap(name):
-    import matplotlib
-
-    return matplotlib.colormaps[name]
-
-
-def _finish(fig, path):
-    """Save as PNG to ``path`` and return the path; with ``path=None`` return the Figure
-    (displayed by Jupyter)."""
-    fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path, dpi=90, format="png")
-    return os.fspath(path)
-
-
-class _atomic:
-    """Write to ``path.tmp`` then rename, so a crash never leaves half a results file."""
-
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        self.tmp = self.path + ".tmp"
-
-    def __enter__(self):
-        self.file = open(self.tmp, "w", newline="", encoding="utf-8")
-        return self.file
-
-    def __exit__(self, exc_type, *rest):
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            os.remove(self.tmp)
-        return False

@@ -14,7 +14,8 @@ He initialization, and a skip connection ``h + F(h)`` adds the identity to every
   (``GradientWarning``) when the first-to-last ratio leaves [threshold, explode_threshold].
 * ``ActivationMonitor`` — a callback recording the share of dead ReLU units and of saturated
   sigmoid/tanh outputs per layer.
-* ``plot_gradient_norms`` — gradient norm vs layer index, log scale.
+* ``plot_gradient_norms`` — gradient norm vs layer index, log scale (drawn by
+  ``nnlite.plotting``; re-exported here).
 
 Neither callback adds work to the training step: each recording runs its own forward/backward on
 a probe batch (a fixed ``probe=(x, y)`` or the last training batch), restoring the model's
@@ -362,47 +363,8 @@ class ActivationMonitor(_ProbeCallback):
         return activation_stats(self.model, x, release=False)
 
 
-def _layer_series(source) -> dict:
-    """``{layer: [norms over recordings]}`` of kernel (else first parameter) gradient norms."""
-    hist = getattr(source, "history", source)
-    hist = getattr(hist, "history", hist)
-    if not isinstance(hist, dict):
-        raise ConfigError(f"plot_gradient_norms: expected a History, GradientMonitor or dict, "
-                          f"got {type(source).__name__}")
-    series: dict[str, list] = {}
-    for key, values in hist.items():
-        prefix, _, rest = key.partition("/")
-        layer, _, param = rest.rpartition("/")
-        # one series per layer: its kernel, else its first parameter
-        if prefix == "grad_norm" and layer and param != "input" \
-                and (layer not in series or param == "kernel"):
-            series[layer] = list(values)
-    if not series:
-        raise ConfigError("plot_gradient_norms: no 'grad_norm/<layer>/<param>' records found; "
-                          "train with callbacks=[GradientMonitor()] first")
-    return series
-
-
 def plot_gradient_norms(history_or_monitor, ax=None):
-    """Gradient norm (kernel, else first parameter) vs layer index, one line per recording,
-    log scale; darker lines are later recordings.  Returns the matplotlib Axes."""
-    import matplotlib.pyplot as plt
-
-    series = _layer_series(history_or_monitor)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    layers = list(series)
-    count = min(len(v) for v in series.values())
-    cmap = plt.get_cmap("viridis")
-    index = np.arange(1, len(layers) + 1)
-    for r in range(count):
-        values = np.array([series[name][r] for name in layers], dtype=float)
-        label = "first recording" if r == 0 else ("last recording" if r == count - 1 else None)
-        ax.plot(index, np.where(values > 0, values, np.nan), marker="o", markersize=3,
-                color=cmap(r / max(count - 1, 1)), label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("layer index (1 = input side)")
-    ax.set_ylabel("||dL/dW|| (L2 norm)")
-    ax.set_title("gradient norm per layer")
-    ax.legend()
-    return ax
+    """Moved to ``nnlite.plotting.plot_gradient_norms`` (the matplotlib helpers' home); kept
+    here so ``from nnlite.monitors import plot_gradient_norms`` still works."""
+    from .plotting import plot_gradient_norms as draw
+    return draw(history_or_monitor, ax=ax)

@@ -83,3 +83,57 @@ def test_plot_gradient_norms_and_graph():
     assert len(first) == 3 and np.all(first > 0)
     fig = plot_graph(model)
     assert isinstance(fig, matplotlib.figure.Figure)
+
+
+def _depth_results():
+    """A hand-made two-activation, two-depth study table (no training needed)."""
+    from nnlite.experiments import DepthStudyResults
+
+    rows = []
+    for k, act in enumerate(("sigmoid", "relu")):
+        for depth in (1, 3):
+            layers = depth + 1
+            init = [10.0 ** -(k + i) for i in range(layers)]
+            rows.append({"activation": act, "depth": depth, "grad_norms_init": init,
+                         "grad_norms_trained": [0.0] + init[1:],  # 0 cannot go on a log axis
+                         "loss_curve": [2.3, 1.0 / (depth + k), 0.5 / (depth + k)],
+                         "train_accuracy": 0.5 + 0.1 * depth, "test_accuracy": 0.4 + 0.1 * k})
+    return DepthStudyResults(rows, {"activations": ["sigmoid", "relu"], "depths": [1, 3],
+                                    "epochs": 2})
+
+
+def test_depth_study_figures_draw_the_table(tmp_path):
+    from nnlite.plotting import (plot_depth_accuracy, plot_depth_gradient_norms,
+                                 plot_depth_loss_curves)
+
+    results = _depth_results()
+    open_before = plt.get_fignums()
+    fig = plot_depth_gradient_norms(results)
+    assert isinstance(fig, matplotlib.figure.Figure) and plt.get_fignums() == open_before
+    axes = np.array(fig.axes).reshape(2, 2)  # rows: init / trained; columns: activations
+    relu_init = axes[0][1].get_lines()[1]  # relu, depth 3
+    np.testing.assert_allclose(relu_init.get_xdata(), [1, 2, 3, 4])
+    np.testing.assert_allclose(relu_init.get_ydata(), results.row("relu", 3)["grad_norms_init"])
+    trained = axes[1][0].get_lines()[0].get_ydata()  # sigmoid, depth 1: the zero is masked
+    assert np.isnan(trained[0]) and trained[1] == 0.1
+    assert all(ax.get_yscale() == "log" for ax in fig.axes)
+
+    ax = plot_depth_accuracy(results).axes[0]
+    test_relu, train_relu = ax.get_lines()[2:4]
+    np.testing.assert_allclose(test_relu.get_ydata(), [0.5, 0.5])
+    np.testing.assert_allclose(train_relu.get_ydata(), [0.6, 0.8])
+    np.testing.assert_allclose(test_relu.get_xdata(), [1, 3])
+
+    ax = plot_depth_loss_curves(results).axes[0]  # default: the deepest setting (3)
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [2.3, 0.25, 0.125])
+    ax = plot_depth_loss_curves(results, depth=1).axes[0]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [2.3, 1.0, 0.5])
+    with pytest.raises(ConfigError, match="depth 7"):
+        plot_depth_loss_curves(results, depth=7)
+
+    # with a path: a PNG is written and its path returned; the methods delegate here
+    path = tmp_path / "acc.png"
+    assert plot_depth_accuracy(results, path) == str(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert results.plot_accuracy(tmp_path / "m.png") == str(tmp_path / "m.png")
+    assert (tmp_path / "m.png").read_bytes() == path.read_bytes()
