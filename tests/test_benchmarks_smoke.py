@@ -1,0 +1,131 @@
+"""The speed benchmark runs, and its hand-written NumPy loops compute what nnlite computes.
+
+Values only: the NumPy reference must give the same per-epoch losses and final weights as nnlite's
+``fit`` for the same initial weights and batch order (so the benchmark compares equal work).
+No test here looks at a time.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnlite
+from nnlite import optimizers
+from nnlite.layers import Dense
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _numpy_reference import NumpyMLP, numpy_logistic_gd  # noqa: E402
+
+
+def _data(n=300, features=20, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, features))
+    y = rng.integers(0, classes, n)
+    return x, y
+
+
+def _mlp(widths, activation, dtype, features=20):
+    layers = [Dense(widths[0], activation=activation, input_dim=features)]
+    layers += [Dense(w, activation=activation) for w in widths[1:]]
+    layers.append(Dense(10, activation="softmax"))
+    model = nnlite.Sequential(layers, seed=1, dtype=dtype)
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer=optimizers.MiniBatchSGD(learning_rate=0.1))
+    model.build((features,))
+    return model
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_numpy_mlp_loop_matches_nnlite_float64(activation):
+    x, y = _data()
+    model = _mlp([16, 12], activation, "float64")
+    init = model.get_weights()
+    ref = NumpyMLP(list(zip(init[0::2], init[1::2])), activation)
+    # batch 32 does not divide 300: the short last batch is covered too
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0, seed=7)
+    losses = ref.fit(x, y, 3, 32, 0.1, 7)
+    np.testing.assert_allclose(losses, history.history["loss"], rtol=1e-10)
+    assert losses[-1] < losses[0]  # it trained (the comparison is not between two no-ops)
+    for got, want in zip(ref.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_numpy_mlp_loop_matches_nnlite_float32():
+    x, y = _data()
+    x = x.astype(np.float32)
+    model = _mlp([32], "relu", "float32")
+    init = model.get_weights()
+    ref = NumpyMLP(list(zip(init[0::2], init[1::2])), "relu")
+    history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, seed=3)
+    losses = ref.fit(x, y, 2, 64, 0.1, 3)
+    assert ref.dtype == np.float32
+    np.testing.assert_allclose(losses, history.history["loss"], rtol=1e-4)
+    for got, want in zip(ref.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+
+
+def test_numpy_predict_matches_nnlite():
+    x, _ = _data(n=250)
+    model = _mlp([16, 16], "relu", "float64")
+    init = model.get_weights()
+    ref = NumpyMLP(list(zip(init[0::2], init[1::2])), "relu")
+    want = model.predict(x, batch_size=100)
+    got = ref.predict(x, 100)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_numpy_logistic_gd_matches_nnlite():
+    x, digits = _data(n=200, features=8)
+    y = np.where(digits == 0, 1.0, -1.0)
+    model = nnlite.Sequential([Dense(1, input_dim=8)], seed=2, dtype="float64")
+    model.compile(loss="logistic", optimizer=optimizers.GD(learning_rate=0.5))
+    model.build((8,))
+    w0, b0 = model.get_weights()
+    history = model.fit(x, y, epochs=25, batch_size="full", verbose=0)
+    losses, (w, b) = numpy_logistic_gd(x, y.reshape(-1, 1), w0, b0, 25, 0.5)
+    np.testing.assert_allclose(losses, history.history["loss"], rtol=1e-12)
+    assert losses[-1] < losses[0]
+    np.testing.assert_allclose(w, model.get_weights()[0], rtol=1e-10)
+    np.testing.assert_allclose(b, model.get_weights()[1], rtol=1e-10)
+
+
+def test_speed_script_quick_mode_writes_table_and_json(tmp_path):
+    out = tmp_path / "speed.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--quick", "--threads", "1",
+         "--only", "W1,W2s,W3,W4", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert {r["workload"] for r in rows} == {"W1", "W2s", "W3", "W4"}
+    for key in ("W1", "W2s", "W3", "W4"):
+        frameworks = {r["framework"] for r in rows if r["workload"] == key}
+        assert {"nnlite", "numpy"} <= frameworks
+        numpy_row = next(r for r in rows if r["workload"] == key and r["framework"] == "numpy")
+        assert numpy_row["ratio_to_numpy"] == 1.0
+    for r in rows:
+        assert r["median_s"] > 0 and r["min_s"] <= r["median_s"]
+        assert r["gflops"] > 0 and r["samples_per_s"] > 0
+    facts = result["facts"]
+    assert facts["threads"] == 1 and facts["numpy"] == np.__version__
+    assert "| W1 | nnlite |" in proc.stdout and "× NumPy" in proc.stdout
+    memory = result["memory"]
+    assert [run["epochs"] for run in memory["runs"]] == [1, 2]
+    for run in memory["runs"]:
+        assert run["peak_fit_kib"] >= run["rss_before_fit_kib"] > run["rss_imports_kib"] > 0
+    assert "growth of the peak" in proc.stdout
+
+
+def test_speed_script_rejects_unknown_workload():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--quick", "--only", "W9"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "unknown workload 'W9'" in proc.stderr
