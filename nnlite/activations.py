@@ -33,7 +33,7 @@ from scipy.special import erfc, expit
 
 from .errors import ConfigError, UnknownNameError
 
-__all__ = ["ActivationFn", "get", "names", "sigmoid", "softmax", "log_softmax"]
+__all__ = ["ActivationFn", "activate", "activation_grad", "get", "names", "sigmoid", "softmax", "log_softmax"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,28 @@ class ActivationFn:
 
     def __call__(self, x, out=None):
         return self.forward(x, out)
+
+
+def activate(fn: ActivationFn, z, logits=False, out=None):
+    """A layer's activation of its pre-activation ``z``: returns ``(y, saved)``, where ``saved``
+    is what ``activation_grad`` needs.  In place on ``z`` when the derivative is written from the
+    output; ``logits=True`` (the model fused the activation into the loss) or linear: ``y = z``.
+    ``out`` is a zero-argument callable giving the output array, called only when one is needed
+    (so a layer allocates no scratch buffer it would not use), or None."""
+    if logits or fn.name == "linear":
+        return z, z
+    if fn.saves == "output":
+        y = fn.forward(z, out=z)
+        return y, y
+    return fn.forward(z, out=out() if out is not None else None), z
+
+
+def activation_grad(fn: ActivationFn, dy, saved, logits=False, out=None):
+    """dL/dz from dL/dy for ``activate``'s ``(y, saved)``; ``dy`` itself when nothing was
+    applied.  ``out`` as in ``activate``."""
+    if logits or fn.name == "linear":
+        return dy
+    return fn.backward(dy, saved, out=out() if out is not None else None)
 
 
 # ---------------------------------------------------------------- the functions themselves

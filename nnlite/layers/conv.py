@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, initializers
+from ..activations import activate, activation_grad
 from ..errors import ConfigError, ShapeError
 from .base import Layer
 from .dense import _activation_config
@@ -203,14 +204,8 @@ class Conv2D(Layer):
         z = np.matmul(cols, kernel2d.T, out=buf("z", rows))  # channels-last (N·Ho·Wo, F)
         if self.use_bias:
             z += self.params["bias"]
-        act = self.activation
-        if logits or act.name == "linear":
-            a = saved = z
-        elif act.saves == "output":
-            a = saved = act.forward(z, out=z)
-        else:
-            saved = z
-            a = act.forward(z, out=buf("a", rows))
+        a, saved = activate(self.activation, z, logits,
+                            (lambda: self._buffer("a", rows)) if training else None)
         y = buf("y", (n, self.filters, ho, wo))
         if y is None:
             y = np.empty((n, self.filters, ho, wo), dtype=a.dtype)
@@ -225,8 +220,8 @@ class Conv2D(Layer):
         g = self._buffer("dy_t", (n, ho, wo, f))
         np.copyto(g, dy.transpose(0, 2, 3, 1))
         dz = g.reshape(rows)
-        if not (self._logits or self.activation.name == "linear"):
-            dz = self.activation.backward(dz, self._saved, out=self._buffer("dz", rows))
+        dz = activation_grad(self.activation, dz, self._saved, self._logits,
+                             lambda: self._buffer("dz", rows))
         cols = self._cols
         np.matmul(dz.T, cols, out=self.grads["kernel"].reshape(f, -1))
         if self.use_bias:

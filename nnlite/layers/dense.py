@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, initializers, regularizers
+from ..activations import activate, activation_grad
 from ..errors import ConfigError, ShapeError
 from .base import Layer
 
@@ -65,23 +66,15 @@ class Dense(Layer):
         z = np.matmul(x, kernel, out=self._buffer("z", shape) if training else None)
         if self.use_bias:
             z += self.params["bias"]
-        act = self.activation
-        if logits or act.name == "linear":
-            y = saved = z
-        elif act.saves == "output":
-            y = saved = act.forward(z, out=z)
-        else:
-            saved = z
-            y = act.forward(z, out=self._buffer("y", shape) if training else None)
+        y, saved = activate(self.activation, z, logits,
+                            (lambda: self._buffer("y", shape)) if training else None)
         if training:
             self._x, self._saved, self._logits = x, saved, logits
         return y
 
     def backward(self, dy, input_grad=True):
-        if self._logits or self.activation.name == "linear":
-            dz = dy
-        else:
-            dz = self.activation.backward(dy, self._saved, out=self._buffer("dz", dy.shape))
+        dz = activation_grad(self.activation, dy, self._saved, self._logits,
+                             lambda: self._buffer("dz", dy.shape))
         np.matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
             # the ufunc method itself: np.sum's Python wrapper costs a µs per call, which adds
