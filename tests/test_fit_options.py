@@ -332,3 +332,22 @@ def test_sigint_stops_after_the_current_batch_and_second_one_raises():
     with pytest.raises(KeyboardInterrupt):
         _model().fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[Twice()])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_conv2d_kernel_regularizer_adds_its_penalty():
+    from nnlite.layers import Conv2D, Flatten
+    x = np.random.default_rng(0).standard_normal((6, 1, 5, 5))
+    y = np.random.default_rng(1).standard_normal(6)
+
+    def conv_model(**kw):
+        m = nnlite.Sequential([Conv2D(2, 3, input_shape=(1, 5, 5), **kw), Flatten(), Dense(1)],
+                              seed=0, dtype="float64")
+        m.compile("mse", "sgd")
+        return m
+
+    reg, plain = conv_model(kernel_regularizer=L2(0.1)), conv_model()
+    kernel = plain.get_weights()[0]
+    assert reg.evaluate(x, y) == pytest.approx(plain.evaluate(x, y) + 0.1 * np.sum(kernel ** 2),
+                                               rel=1e-12)
+    clone = Conv2D.from_config(reg.layers[0].get_config())
+    assert clone.kernel_regularizer.get_config() == reg.layers[0].kernel_regularizer.get_config()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, initializers, regularizers
 from ..activations import activate, activation_grad
 from ..errors import ConfigError, ShapeError
 from .base import Layer
@@ -143,7 +143,8 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ConfigError(f"Conv2D: filters must be a positive int, got {filters!r}")
@@ -156,6 +157,9 @@ class Conv2D(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        # penalties are applied by the model (see nnlite.regularizers), as for Dense
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self._cols = self._saved = self._x_shape = None
         self._logits = False
 
@@ -253,4 +257,7 @@ class Conv2D(Layer):
                       activation=_activation_config(self.activation), use_bias=self.use_bias,
                       kernel_initializer=initializers.name_of(self.kernel_initializer),
                       bias_initializer=initializers.name_of(self.bias_initializer))
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            if getattr(self, key) is not None:
+                config[key] = regularizers.serialize(getattr(self, key))
         return config
