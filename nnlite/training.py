@@ -72,8 +72,10 @@ class Trainer:
                 sample_weight, validation_freq, guard):
         model, cbs = self.model, self.callbacks
         # graph models with several inputs/outputs pass lists of arrays (rows aligned)
-        multi = isinstance(x, list) or isinstance(y, list)
-        n = _rows_of(x).shape[0]
+        xs = x if isinstance(x, list) else [x]
+        ys = y if isinstance(y, list) else [y]
+        nx, ny = len(xs), len(ys)
+        n = xs[0].shape[0]
         steps = -(-n // batch_size)
         # what callbacks may read: sizes, and "batch", the (x, y) of the latest step (set after
         # every step when a callback has batch hooks, else at the end of each epoch)
@@ -82,18 +84,14 @@ class Trainer:
         model.stop_training = False
         # A full batch needs no gather: order does not change a full-batch gradient.
         gather = shuffle and batch_size < n
-        if multi:
-            fetch = _ListBatches(x, y, batch_size, gather)
-        else:
-            x_buf = np.empty((batch_size,) + x.shape[1:], dtype=x.dtype) if gather else None
-            y_buf = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype) if gather else None
+        weighted = sample_weight is not None
+        batches = _Batches([*xs, *ys, *([sample_weight] if weighted else [])], batch_size,
+                           gather)
         mean = model._train_loss.reduction == "mean"
         wants_batches = cbs.wants_batches
         batch_logs = {}
         # options needing per-step work (weights, regularizers, NaN checks) swap the step
-        train_step = model._make_train_step(sample_weight is not None, cbs.checks_finite)
-        weights = None if sample_weight is None else \
-            _WeightBatches(sample_weight, batch_size, gather)
+        train_step = model._make_train_step(weighted, cbs.checks_finite)
 
         cbs.call("on_train_begin", {})
         for epoch in range(initial_epoch, epochs):
@@ -106,21 +104,13 @@ class Trainer:
                 start = step * batch_size
                 stop = min(start + batch_size, n)
                 size = stop - start
-                if multi:
-                    xb, yb = fetch(order, start, stop)
-                elif order is None:
-                    xb, yb = x[start:stop], y[start:stop]
-                else:
-                    idx = order[start:stop]
-                    xb = np.take(x, idx, axis=0, out=x_buf[:size], mode="clip")
-                    yb = np.take(y, idx, axis=0, out=y_buf[:size], mode="clip")
+                parts = batches(order, start, stop)
+                xb = parts[0] if nx == 1 else parts[:nx]
+                yb = parts[nx] if ny == 1 else parts[nx:nx + ny]
                 if wants_batches:
                     batch_logs = {"batch": step, "size": size}
                     cbs.call("on_batch_begin", step, batch_logs)
-                if weights is None:
-                    value = train_step(xb, yb)
-                else:
-                    value = train_step(xb, yb, weights(order, start, stop))
+                value = train_step(xb, yb, parts[-1]) if weighted else train_step(xb, yb)
                 total += value * size if mean else value
                 seen += size
                 if wants_batches:
@@ -143,31 +133,22 @@ class Trainer:
 
 
 
-def _rows_of(a):
-    return a[0] if isinstance(a, list) else a
+class _Batches:
+    """Row-aligned arrays (inputs, targets, sample weights) cut into batches: views in the
+    original order, or gathered along one permutation with ``np.take(..., out=)`` into buffers
+    allocated once for the whole run."""
 
-
-class _ListBatches:
-    """Batches of lists of row-aligned arrays (graph models with several inputs/outputs),
-    gathered with one index order into buffers reused for the whole run."""
-
-    def __init__(self, x, y, batch_size, gather):
-        self.x_list, self.y_list = isinstance(x, list), isinstance(y, list)
-        self.xs, self.ys = (x if self.x_list else [x]), (y if self.y_list else [y])
-        arrays = self.xs + self.ys
-        self.bufs = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in arrays] \
-            if gather else None
+    def __init__(self, arrays, batch_size, gather):
+        self.arrays = arrays
+        self.buffers = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype)
+                        for a in arrays] if gather else None
 
     def __call__(self, order, start, stop):
-        arrays = self.xs + self.ys
         if order is None:
-            got = [a[start:stop] for a in arrays]
-        else:
-            idx, size = order[start:stop], stop - start
-            got = [np.take(a, idx, axis=0, out=b[:size], mode="clip")
-                   for a, b in zip(arrays, self.bufs)]
-        xb, yb = got[:len(self.xs)], got[len(self.xs):]
-        return (xb if self.x_list else xb[0]), (yb if self.y_list else yb[0])
+            return [a[start:stop] for a in self.arrays]
+        idx, size = order[start:stop], stop - start
+        return [np.take(a, idx, axis=0, out=b[:size], mode="clip")
+                for a, b in zip(self.arrays, self.buffers)]
 
 
 def _validation_due(freq, epoch) -> bool:
@@ -175,19 +156,6 @@ def _validation_due(freq, epoch) -> bool:
     if isinstance(freq, int):
         return (epoch + 1) % freq == 0
     return epoch + 1 in freq
-
-
-class _WeightBatches:
-    """Per-example weights of each batch, gathered with the same order as the rows."""
-
-    def __init__(self, weights, batch_size, gather):
-        self.weights = weights
-        self.buf = np.empty(batch_size, dtype=weights.dtype) if gather else None
-
-    def __call__(self, order, start, stop):
-        if order is None:
-            return self.weights[start:stop]
-        return np.take(self.weights, order[start:stop], out=self.buf[:stop - start], mode="clip")
 
 
 class _InterruptGuard:
