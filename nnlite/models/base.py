@@ -17,46 +17,15 @@ import numpy as np
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
-from ..errors import (ConfigError, DTypeError, InputValueError, NotBuiltError, NotCompiledError,
-                      ShapeError)
+from ..errors import (ConfigError, NotBuiltError, NotCompiledError)
 from ..training import Trainer, resolve_batch_size
 from . import fit_options
+from .checks import check_array, check_callbacks, check_targets, chunk_size
 from .summary import summary_text
+from .weights import (assign_weights, leaf_layers, limit_allocation, pack_parameters,
+                      weight_arrays)
 
 __all__ = ["BaseModel"]
-
-_PREDICT_CHUNK = 4096
-
-
-def chunk_size(batch_size, what) -> int:
-    """Rows per forward pass of ``predict``/``evaluate``: None → 4096, else a positive int
-    (a negative one would make the chunk loop empty and return nothing)."""
-    if batch_size is None:
-        return _PREDICT_CHUNK
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size <= 0:
-        raise ConfigError(f"{what}: batch_size must be a positive int or None, got "
-                          f"{batch_size!r}")
-    return int(batch_size)
-
-
-def leaf_layers(layers):
-    """Layers in order, with containers (e.g. Residual) replaced by the layers they hold."""
-    for layer in layers:
-        inner = getattr(layer, "sublayers", None)
-        if inner:
-            yield from leaf_layers(inner)
-        else:
-            yield layer
-
-
-def limit_allocation(layers, max_bytes) -> None:
-    """Let the next build of ``layers`` allocate at most ``max_bytes`` of weights in total
-    (``None``: no limit).  The limit is dropped once the model is built."""
-    budget = None if max_bytes is None else [int(max_bytes)]
-    for layer in leaf_layers(layers):
-        layer.allocation_budget = budget
-
 
 def as_rng(seed) -> np.random.Generator:
     """A Generator from an int seed, a Generator (used as is) or None (fresh OS entropy)."""
@@ -67,24 +36,6 @@ def as_rng(seed) -> np.random.Generator:
         return np.random.default_rng(seed)
     raise ConfigError(f"seed must be a non-negative int, a numpy.random.Generator or None, "
                       f"got {seed!r}")
-
-
-def _check_callbacks(callbacks) -> list:
-    """``fit(callbacks=...)`` as a list of Callback instances, checked before anything runs."""
-    from ..callbacks import Callback
-
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, Callback):
-        raise ConfigError(f"fit: callbacks must be a list of Callback instances, got a single "
-                          f"{type(callbacks).__name__}; wrap it in a list")
-    if not isinstance(callbacks, (list, tuple)) or not all(
-            isinstance(cb, Callback) for cb in callbacks):
-        got = [type(cb).__name__ for cb in callbacks] if isinstance(callbacks, (list, tuple)) \
-            else type(callbacks).__name__
-        raise ConfigError(f"fit: callbacks must be a list of nnlite.callbacks.Callback "
-                          f"instances, got {got}")
-    return list(callbacks)
 
 
 class BaseModel:
@@ -125,7 +76,7 @@ class BaseModel:
         state = self.rng.bit_generator.state
         try:
             self._build_layers(tuple(input_shape), self.rng)
-            self._pack_parameters()
+            self._flat_params, self._flat_grads = pack_parameters(self.layers, self.dtype)
         except Exception:
             self.rng.bit_generator.state = state
             self._unbuild()
@@ -140,21 +91,6 @@ class BaseModel:
         for layer in self.layers:
             layer.built = False
             layer.params, layer.grads, layer.state = {}, {}, {}
-
-    def _pack_parameters(self):
-        """Move all parameters (and gradients) into one flat buffer each; layers keep views."""
-        entries = [(layer, key, value) for layer in leaf_layers(self.layers)
-                   for key, value in layer.params.items()]
-        total = sum(value.size for _, _, value in entries)
-        self._flat_params = np.empty(total, dtype=self.dtype)
-        self._flat_grads = np.zeros(total, dtype=self.dtype)
-        offset = 0
-        for layer, key, value in entries:
-            view = self._flat_params[offset:offset + value.size].reshape(value.shape)
-            view[...] = value
-            layer.params[key] = view
-            layer.grads[key] = self._flat_grads[offset:offset + value.size].reshape(value.shape)
-            offset += value.size
 
     def count_params(self) -> int:
         """Number of trainable scalars."""
@@ -211,51 +147,11 @@ class BaseModel:
         return self._check_array(x, what, self.input_shape)
 
     def _check_array(self, x, what, expected):
-        try:
-            x = np.asarray(x)
-        except (ValueError, TypeError) as exc:  # ragged nested lists
-            raise ShapeError(f"{what} must be a rectangular array (batch, features...), got "
-                             f"{type(x).__name__} that NumPy cannot convert: {exc}") from None
-        if x.dtype.kind not in "biuf":
-            raise DTypeError(f"{what} must be a real numeric array, got dtype {x.dtype}")
-        if x.ndim < 2:
-            raise ShapeError(f"{what} must have shape (batch, features...), got {x.shape}; "
-                             "reshape a single feature with x.reshape(-1, 1) or a single "
-                             "example with x.reshape(1, -1)")
-        if x.shape[0] == 0:
-            raise InputValueError(f"{what} is empty (shape {x.shape})")
-        if expected is not None and tuple(x.shape[1:]) != tuple(expected):
-            first = self._first_layer_name()
-            raise ShapeError(f"layer {first!r} of model {self.name!r} expects {what} of shape "
-                             f"(batch, {', '.join(map(str, expected))}), got {x.shape}")
-        source = x
-        with np.errstate(over="ignore"):  # a finite value beyond the dtype's range: see below
-            x = np.ascontiguousarray(x, dtype=self.dtype)
-        # x·x is finite only if every element is (NaN and ±inf propagate through the sum): one
-        # multi-threaded BLAS pass without a temporary, twice as fast as isfinite(x).all() on
-        # MNIST-sized inputs; only when the sum overflows is the exact elementwise test needed
-        if not np.isfinite(np.vdot(x, x)) and not np.isfinite(x).all():
-            if np.isfinite(source).all():  # e.g. float64 1e39 became inf in float32
-                raise InputValueError(
-                    f"{what} holds values up to {np.max(np.abs(source)):.3g}, beyond the range "
-                    f"of the model's {self.dtype} (±{np.finfo(self.dtype).max:.3g}); build the "
-                    "model with dtype='float64' or rescale the inputs")
-            raise InputValueError(f"{what} contains NaN or inf")
-        return x
+        return check_array(x, what, expected, self.dtype, self._first_layer_name(), self.name)
 
     def _check_xy(self, x, y):
         x = self._check_x(x)
-        try:
-            y_arr = np.asarray(y)
-        except (ValueError, TypeError) as exc:  # ragged nested lists
-            raise ShapeError(f"y must be a rectangular array, got {type(y).__name__} that "
-                             f"NumPy cannot convert: {exc}") from None
-        if y_arr.ndim == 0 or y_arr.shape[0] != x.shape[0]:
-            raise ShapeError(f"x and y must have the same length, got x {x.shape[0]} and "
-                             f"y {y_arr.shape[0] if y_arr.ndim else 'a scalar'}")
-        out_shape = (x.shape[0],) + tuple(self.output_shape_for(x.shape[1:]))
-        y_arr = self.loss.prepare_targets(y_arr, out_shape, self.dtype)
-        return x, np.ascontiguousarray(y_arr)
+        return x, check_targets(self, x, y)
 
     # ------------------------------------------------------------------ training
     def fit(self, x, y, epochs=1, batch_size=None, shuffle=True, validation_data=None, verbose=1,
@@ -280,7 +176,7 @@ class BaseModel:
             raise ConfigError(f"fit: epochs must be a non-negative int, got {epochs!r}")
         if verbose not in (0, 1, 2):
             raise ConfigError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
-        callbacks = _check_callbacks(callbacks)
+        callbacks = check_callbacks(callbacks)
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
                 or initial_epoch < 0:
             raise ConfigError(f"fit: initial_epoch must be a non-negative int, got "
@@ -351,7 +247,7 @@ class BaseModel:
 
     def _evaluate_checked(self, x, y, batch_size=None):
         n = x.shape[0]
-        chunk = batch_size or _PREDICT_CHUNK
+        chunk = chunk_size(batch_size, "evaluate")
         self._reset_metrics()
         total = 0.0
         mean = self._train_loss.reduction == "mean"
@@ -414,34 +310,13 @@ class BaseModel:
     def get_weights(self) -> list:
         """Copies of all parameters (then states), layer by layer, in the layers' key order."""
         self._require_built("get_weights")
-        weights = []
-        for layer in leaf_layers(self.layers):
-            weights.extend(v.copy() for v in layer.params.values())
-            weights.extend(v.copy() for v in layer.state.values())
-        return weights
+        return [value.copy() for _, _, value in weight_arrays(self.layers)]
 
     def set_weights(self, weights) -> None:
         """Copy ``weights`` (as returned by ``get_weights``) into the model; checks every shape
         first, so a mismatch changes nothing."""
         self._require_built("set_weights")
-        targets = []
-        for layer in leaf_layers(self.layers):
-            targets.extend((layer.name, k, v) for k, v in layer.params.items())
-            targets.extend((layer.name, k, v) for k, v in layer.state.items())
-        weights = list(weights)
-        if len(weights) != len(targets):
-            raise ShapeError(f"set_weights: expected {len(targets)} arrays, got {len(weights)}")
-        arrays = []
-        for (lname, key, target), value in zip(targets, weights):
-            value = np.asarray(value)
-            if value.shape != target.shape:
-                raise ShapeError(f"set_weights: layer {lname!r} {key} expects shape "
-                                 f"{target.shape}, got {value.shape}")
-            if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
-                raise InputValueError(f"set_weights: layer {lname!r} {key} must be finite numbers")
-            arrays.append(value)
-        for (_, _, target), value in zip(targets, arrays):
-            target[...] = value
+        assign_weights(self.layers, weights)
 
     @property
     def _has_regularizers(self):

@@ -31,7 +31,8 @@ from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
-from .base import BaseModel, chunk_size
+from .base import BaseModel
+from .checks import chunk_size
 from .graph_build import (Input, Node, assign_names, check_graph, graph_config,
                           graph_from_config, topological_order)
 
