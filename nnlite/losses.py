@@ -23,8 +23,22 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from .errors import (ConfigError, DTypeError, InputValueError, LabelError, ShapeError,
-                     UnknownNameError)
+from .errors import (
+    ConfigError,
+    DTypeError,
+    InputValueError,
+    LabelError,
+    ShapeError,
+    UnknownNameError,
+)
+from .stable import (
+    categorical_rows,
+    row_sums,
+    softmax_parts,
+    softplus_minus,
+    sparse_rows,
+)
+from .targets import check_sample_weight, float_targets, match_shape
 
 __all__ = ["Loss", "LogisticLoss", "BinaryCrossEntropy", "CategoricalCrossEntropy",
            "SparseCategoricalCrossEntropy", "MeanSquaredError", "get", "names"]
@@ -101,8 +115,8 @@ class Loss:
 
     def prepare_targets(self, y_true, output_shape, dtype) -> np.ndarray:
         """Check ``y_true`` against the output shape and convert it; raises LabelError/ShapeError."""
-        y = _float_targets(y_true, type(self).__name__, dtype)
-        return _match_shape(y, output_shape, type(self).__name__)
+        y = float_targets(y_true, type(self).__name__, dtype)
+        return match_shape(y, output_shape, type(self).__name__)
 
     def with_logits(self) -> "Loss":
         """The same loss taking the logits of ``fuses_with`` as its input."""
@@ -153,7 +167,7 @@ class LogisticLoss(Loss):
         return grad
 
     def _per_example(self, s, y):
-        return _row_sums(np.logaddexp(0.0, -y * s)) * self._scale(s.shape[0])
+        return row_sums(np.logaddexp(0.0, -y * s)) * self._scale(s.shape[0])
 
 
 class BinaryCrossEntropy(Loss):
@@ -180,7 +194,7 @@ class BinaryCrossEntropy(Loss):
         n = y_pred.shape[0]
         if self.from_logits:
             self._cache = (y_pred, y, n)
-            return float(np.sum(_softplus_minus(y_pred, y)) * self._scale(n))
+            return float(np.sum(softplus_minus(y_pred, y)) * self._scale(n))
         p = np.clip(y_pred, _EPS, 1 - _EPS)
         self._cache = (p, y, n)
         return float(-np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)) * self._scale(n))
@@ -200,11 +214,11 @@ class BinaryCrossEntropy(Loss):
 
     def _per_example(self, y_pred, y):
         if self.from_logits:
-            per = _softplus_minus(y_pred, y)
+            per = softplus_minus(y_pred, y)
         else:
             p = np.clip(y_pred, _EPS, 1 - _EPS)
             per = -(y * np.log(p) + (1 - y) * np.log1p(-p))
-        return _row_sums(per) * self._scale(y_pred.shape[0])
+        return row_sums(per) * self._scale(y_pred.shape[0])
 
     def get_config(self):
         return {"from_logits": self.from_logits, **super().get_config()}
@@ -221,7 +235,7 @@ class CategoricalCrossEntropy(Loss):
         self.from_logits = bool(from_logits)
 
     def prepare_targets(self, y_true, output_shape, dtype):
-        y = _float_targets(y_true, type(self).__name__, dtype)
+        y = float_targets(y_true, type(self).__name__, dtype)
         if y.shape != tuple(output_shape):
             raise ShapeError(f"{type(self).__name__} expects one-hot targets of shape "
                              f"{tuple(output_shape)}, got {y.shape}; for integer labels use "
@@ -237,8 +251,8 @@ class CategoricalCrossEntropy(Loss):
     def _forward(self, y_pred, y):
         n = y_pred.shape[0]
         if self.from_logits:
-            parts = _softmax_parts(y_pred)
-            value = float(np.sum(_categorical_rows(parts, y)))
+            parts = softmax_parts(y_pred)
+            value = float(np.sum(categorical_rows(parts, y)))
             self._cache = (parts, y, n)
         else:
             p = np.clip(y_pred, _EPS, 1.0)
@@ -249,7 +263,7 @@ class CategoricalCrossEntropy(Loss):
     def _backward(self):
         p, y, n = self._cache
         if self.from_logits:
-            p, _, top, rest = p  # the _softmax_parts of the logits
+            p, _, top, rest = p  # the softmax_parts of the logits
             total = np.sum(y, axis=-1, keepdims=True)
             grad = p * total
             grad -= y
@@ -265,7 +279,7 @@ class CategoricalCrossEntropy(Loss):
 
     def _per_example(self, y_pred, y):
         if self.from_logits:
-            per = _categorical_rows(_softmax_parts(y_pred), y)
+            per = categorical_rows(softmax_parts(y_pred), y)
         else:
             per = -np.sum(y * np.log(np.clip(y_pred, _EPS, 1.0)), axis=-1)
         return per * self._scale(y_pred.shape[0])
@@ -305,8 +319,8 @@ class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
         n = y_pred.shape[0]
         rows = np.arange(n)
         if self.from_logits:
-            parts = _softmax_parts(y_pred)
-            value = float(np.sum(_sparse_rows(parts, y)))
+            parts = softmax_parts(y_pred)
+            value = float(np.sum(sparse_rows(parts, y)))
             self._cache = (parts, y, n)
         else:
             value = float(-np.sum(np.log(np.clip(y_pred[rows, y], _EPS, 1.0))))
@@ -333,7 +347,7 @@ class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
     def _per_example(self, y_pred, y):
         rows = np.arange(y_pred.shape[0])
         if self.from_logits:
-            per = _sparse_rows(_softmax_parts(y_pred), y)
+            per = sparse_rows(softmax_parts(y_pred), y)
         else:
             per = -np.log(np.clip(y_pred[rows, y], _EPS, 1.0))
         return per * self._scale(y_pred.shape[0])
@@ -355,98 +369,7 @@ class MeanSquaredError(Loss):
 
     def _per_example(self, y_pred, y):
         diff = y_pred - y
-        return _row_sums(diff * diff) * self._scale(diff.size)
-
-
-def _softplus_minus(s, y):
-    """softplus(s) - y s elementwise, as max(s, 0) - y s + log1p(e^-|s|): no cancellation for
-    y ∈ {0, 1} (s = 37, y = 1 gives e^-37 rather than 37 - 37 = 0), no overflow for finite s."""
-    value = np.maximum(s, 0.0)
-    value -= y * s
-    value += np.log1p(np.exp(-np.abs(s)))
-    return value
-
-
-def _softmax_parts(s):
-    """``(p, shifted, top, rest)`` for logits (..., classes): ``p`` the softmax, ``shifted = s -
-    s_top`` with ``top`` the arg-max index (keepdims), and ``rest = Σ_{j≠top} exp(shifted_j)``,
-    so that ``logsumexp(s) = s_top + log1p(rest)`` keeps e.g. log(1 + e^-37) = e^-37 (a plain
-    log Σ exp rounds it to 0)."""
-    # flat indices of the arg-max entries and np.take/np.put: a few µs per call, where
-    # take_along_axis/put_along_axis cost tens of µs in index building on every training step
-    k = s.shape[-1]
-    top = np.argmax(s, axis=-1)
-    flat = np.arange(0, s.size, k)
-    flat += top.reshape(-1)
-    shifted = s - np.take(s, flat).reshape(top.shape + (1,))
-    p = np.exp(shifted)
-    np.put(p, flat, 0.0)
-    rest = np.add.reduce(p, axis=-1, keepdims=True)
-    np.put(p, flat, 1.0)
-    p /= 1.0 + rest
-    return p, shifted, top[..., None], rest
-
-
-def _categorical_rows(parts, y):
-    """Per-row Σ_k y_k (log1p(rest) - shifted_k) = -Σ_k y_k log p_k."""
-    _, shifted, _, rest = parts
-    return np.log1p(rest[..., 0]) * np.sum(y, axis=-1) - np.sum(y * shifted, axis=-1)
-
-
-def _sparse_rows(parts, y):
-    """Per-row -log p_y = log1p(rest) - shifted_y."""
-    _, shifted, _, rest = parts
-    return np.log1p(rest[:, 0]) - shifted[np.arange(shifted.shape[0]), y]
-
-
-def _row_sums(a):
-    return a.reshape(a.shape[0], -1).sum(axis=1)
-
-
-def check_sample_weight(sample_weight, n, dtype, what="sample_weight"):
-    """``sample_weight`` as a contiguous (n,) array of ``dtype``: finite, ≥ 0, one per example."""
-    from .errors import InputValueError
-
-    w = np.asarray(sample_weight)
-    if w.dtype.kind not in "biuf":
-        raise LabelError(f"{what}: sample_weight must be numeric, got dtype {w.dtype}")
-    if w.ndim == 2 and w.shape[1] == 1:
-        w = w[:, 0]
-    if w.shape != (n,):
-        raise ShapeError(f"{what}: sample_weight must have shape ({n},) (one weight per "
-                         f"example), got {w.shape}")
-    w = np.ascontiguousarray(w, dtype=dtype)
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise InputValueError(f"{what}: sample_weight must be finite and ≥ 0")
-    return w
-
-
-def _float_targets(y_true, name, dtype):
-    y = np.asarray(y_true)
-    if y.dtype.kind not in "biuf":
-        raise LabelError(f"{name}: targets must be numeric, got dtype {y.dtype}")
-    source = y
-    with np.errstate(over="ignore"):  # a finite value beyond the dtype's range: see below
-        y = y.astype(dtype, copy=False)
-    if not np.all(np.isfinite(y)):
-        if np.all(np.isfinite(source)):
-            raise LabelError(f"{name}: targets hold values up to {np.max(np.abs(source)):.3g}, "
-                             f"beyond the range of {np.dtype(dtype)} "
-                             f"(±{np.finfo(dtype).max:.3g})")
-        raise LabelError(f"{name}: targets contain NaN or inf")
-    return y
-
-
-def _match_shape(y, output_shape, name):
-    """Align (n,) targets with (n, 1) outputs; refuse anything that would broadcast silently."""
-    output_shape = tuple(output_shape)
-    if y.shape == output_shape:
-        return y
-    if y.size == int(np.prod(output_shape)) and y.shape[:1] == output_shape[:1] and (
-            y.ndim == 1 or output_shape[1:] == (1,) * (len(output_shape) - 1)):
-        return y.reshape(output_shape)
-    raise ShapeError(f"{name}: targets of shape {y.shape} do not match predictions of shape "
-                     f"{output_shape}")
+        return row_sums(diff * diff) * self._scale(diff.size)
 
 
 _TABLE = {
