@@ -23,21 +23,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from .errors import (
-    ConfigError,
-    DTypeError,
-    InputValueError,
-    LabelError,
-    ShapeError,
-    UnknownNameError,
-)
-from .stable import (
-    categorical_rows,
-    row_sums,
-    softmax_parts,
-    softplus_minus,
-    sparse_rows,
-)
+from .errors import (ConfigError, DTypeError, InputValueError, LabelError, ShapeError,
+                     UnknownNameError)
+from .stable import (categorical_rows, row_sums, softmax_parts, softplus_minus,
+                     sparse_rows)
 from .targets import check_sample_weight, float_targets, match_shape
 
 __all__ = ["Loss", "LogisticLoss", "BinaryCrossEntropy", "CategoricalCrossEntropy",

@@ -1,5 +1,4 @@
 """PyTorch reference computations for the parity tests (float64, same weights)."""
-import numpy as np
 
 
 def activation(name, params=()):

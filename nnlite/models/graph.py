@@ -33,8 +33,9 @@ from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
 from .checks import chunk_size
-from .graph_build import (Input, Node, assign_names, check_graph, graph_config,
-                          graph_from_config, topological_order)
+from .graph_build import (Input, Node, assign_names, check_graph, graph_config, graph_from_config,
+                          topological_order)
+from .output_losses import WeightedLosses
 
 __all__ = ["Model", "Input", "Node"]
 
@@ -178,7 +179,7 @@ class Model(BaseModel):
                 metric.name = f"{node.label}_{metric.name}"
                 metrics.append((k, metric))
         self._fused = tuple(fused)
-        self._train_loss = _WeightedLosses(train, self._loss_weights)
+        self._train_loss = WeightedLosses(train, self._loss_weights)
         self._metrics = [m for _, m in metrics]
         self._metric_outputs = [k for k, _ in metrics]
 
@@ -320,7 +321,7 @@ class Model(BaseModel):
         n = xs[0].shape[0]
         chunk = batch_size or 4096
         self._reset_metrics()
-        loss = self._train_loss if self._multi_out else _WeightedLosses([self._train_loss], [1.0])
+        loss = self._train_loss if self._multi_out else WeightedLosses([self._train_loss], [1.0])
         mean = loss.reduction == "mean"
         total = 0.0
         for start in range(0, n, chunk):
@@ -377,30 +378,3 @@ class Model(BaseModel):
         """The model described by ``get_config()`` (new weights; copy them with set_weights).
         ``custom_objects`` and ``max_weight_bytes`` as in ``Sequential.from_config``."""
         return graph_from_config(cls, spec, seed, custom_objects, max_weight_bytes)
-
-
-class _WeightedLosses:
-    """Σ_k w_k L_k over the outputs; ``backward_many`` returns [w_k dL_k/dy_k]."""
-
-    def __init__(self, losses, weights):
-        self.losses, self.weights = losses, weights
-        self.reduction = losses[0].reduction
-        self.from_logits = losses[0].from_logits
-
-    def forward_many(self, outs, ys):
-        return sum(w * loss._forward(o, y)
-                   for loss, w, o, y in zip(self.losses, self.weights, outs, ys))
-
-    def backward_many(self):
-        grads = []
-        for loss, w in zip(self.losses, self.weights):
-            g = loss._backward()
-            grads.append(g if w == 1.0 else g * w)
-        return grads
-
-    def _forward(self, out, y):  # single-output form, used by gradcheck on multi-output models
-        return self.forward_many(out, y)
-
-    def _backward(self):
-        return self.backward_many()
-
