@@ -69,6 +69,23 @@ def window_geometry(size: int, kernel: int, stride: int, dilation: int, padding:
     return (size - extent) // stride + 1, 0, 0
 
 
+def image_geometry(owner, input_shape, window, strides, dilation, padding, what="kernel"):
+    """``((Ho, Wo), (top, bottom, left, right))`` for a 2-D window over inputs of shape
+    (channels, height, width); ShapeError naming ``owner`` when the shape is not an image or the
+    window does not fit."""
+    if len(input_shape) != 3:
+        raise ShapeError(f"{owner}: expects inputs (batch, channels, height, width), got input "
+                         f"shape (batch, {', '.join(map(str, input_shape))}); add "
+                         "Reshape((1, h, w)) for single-channel images")
+    rows = window_geometry(input_shape[1], window[0], strides[0], dilation[0], padding)
+    cols = window_geometry(input_shape[2], window[1], strides[1], dilation[1], padding)
+    if rows[0] < 1 or cols[0] < 1:
+        dilated = f" with dilation {tuple(dilation)}" if tuple(dilation) != (1, 1) else ""
+        raise ShapeError(f"{owner}: {what} {tuple(window)}{dilated} does not fit input of height "
+                         f"x width {input_shape[1]} x {input_shape[2]} with padding='valid'")
+    return (rows[0], cols[0]), (rows[1], rows[2], cols[1], cols[2])
+
+
 def im2col(xp, kernel, strides, dilation, out_hw, out=None):
     """Receptive fields of the padded batch ``xp`` (N, C, Hp, Wp) as rows (one strided copy
     per kernel offset).
@@ -164,19 +181,8 @@ class Conv2D(Layer):
         self._logits = False
 
     def _geometry(self, input_shape):
-        if len(input_shape) != 3:
-            raise ShapeError(f"Conv2D {self.name!r}: expects inputs (batch, channels, height, "
-                             f"width), got input shape (batch, {', '.join(map(str, input_shape))})"
-                             "; add Reshape((1, h, w)) for single-channel images")
-        rows = window_geometry(input_shape[1], self.kernel_size[0], self.strides[0],
-                               self.dilation_rate[0], self.padding)
-        cols = window_geometry(input_shape[2], self.kernel_size[1], self.strides[1],
-                               self.dilation_rate[1], self.padding)
-        if rows[0] < 1 or cols[0] < 1:
-            raise ShapeError(f"Conv2D {self.name!r}: kernel {self.kernel_size} with dilation "
-                             f"{self.dilation_rate} does not fit input of height x width "
-                             f"{input_shape[1]} x {input_shape[2]} with padding='valid'")
-        return (rows[0], cols[0]), (rows[1], rows[2], cols[1], cols[2])
+        return image_geometry(f"Conv2D {self.name!r}", input_shape, self.kernel_size,
+                              self.strides, self.dilation_rate, self.padding)
 
     def compute_output_shape(self, input_shape):
         (ho, wo), _ = self._geometry(tuple(input_shape))

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .base import Layer
-from .conv import pad_into, padding_mode, pair, window_geometry
+from .conv import image_geometry, pad_into, padding_mode, pair
 
 __all__ = [
     "AveragePooling2D",
@@ -46,19 +46,8 @@ class _Pool2D(Layer):
         self._x_shape = None
 
     def _geometry(self, input_shape):
-        if len(input_shape) != 3:
-            raise ShapeError(f"{type(self).__name__} {self.name!r}: expects inputs (batch, "
-                             f"channels, height, width), got input shape "
-                             f"(batch, {', '.join(map(str, input_shape))})")
-        rows = window_geometry(input_shape[1], self.pool_size[0], self.strides[0], 1,
-                               self.padding)
-        cols = window_geometry(input_shape[2], self.pool_size[1], self.strides[1], 1,
-                               self.padding)
-        if rows[0] < 1 or cols[0] < 1:
-            raise ShapeError(f"{type(self).__name__} {self.name!r}: pool {self.pool_size} does "
-                             f"not fit input of height x width {input_shape[1]} x "
-                             f"{input_shape[2]} with padding='valid'")
-        return (rows[0], cols[0]), (rows[1], rows[2], cols[1], cols[2])
+        return image_geometry(f"{type(self).__name__} {self.name!r}", input_shape,
+                              self.pool_size, self.strides, (1, 1), self.padding, "pool")
 
     def compute_output_shape(self, input_shape):
         (ho, wo), _ = self._geometry(tuple(input_shape))

@@ -29,7 +29,6 @@ import nnlite
 from . import fuzzing
 from .helpers import blobs, fingerprint, small_model
 
-SANITY_SECONDS = 5.0
 EXAMPLES = {"hypothesis_splices": 0, "hypothesis_config_values": 0, "hypothesis_unexpected": 0,
             "hypothesis_max_load_seconds": 0.0}
 
@@ -68,7 +67,6 @@ def harness(tmp_path):
 def _assert_clean(harness, sentinel):
     assert not sentinel.exists(), "a payload ran: the sentinel file exists"
     assert harness.outcomes.get("unexpected", 0) == 0, harness.unexpected[:5]
-    assert harness.max_seconds < SANITY_SECONDS
 
 
 def test_the_original_file_loads_and_predicts_the_same(model_file, harness):
