@@ -44,5 +44,8 @@ def test_progress_output_is_bounded_in_a_notebook(tmp_path):
         lines = [line for line in text.replace("\r", "\n").splitlines() if line.strip()]
         assert len(lines) <= 5, text[:500]                    # one line per epoch
         assert "Epoch 5/5" in text and "loss" in text
-    assert len(nb.cells[2].outputs) <= len(nb.cells[1].outputs) + 1
+    # the kernel may split a printed line over two stream messages (flush timing), so bound
+    # the message count by the epochs, not by the other cell's count
+    for cell in nb.cells[1:]:
+        assert len(cell.outputs) <= 2 * 5 + 1, cell.outputs
     assert len(many) < 2 * len(few) + 200                      # no per-batch output
