@@ -16,10 +16,12 @@ One design, two questions, both answered by one forward and one reverse sweep of
   ``residual/dense/kernel``).
 
 Both are also methods of every model (``model.input_gradient(x)``, ``model.gradients(x, y)``).
-They run the layers in training mode (the mode that keeps what backward needs; for the layers
-nnlite has today it computes the same function as inference), change no weight, optimizer
-state or history, and record the norm of every node's value and gradient for
-``nnlite.plotting.plot_graph(model, values=True)``.
+They run the layers in training mode, the mode that keeps what backward needs: for most layers
+that is the inference function, but Dropout draws a mask and BatchNormalization uses the batch's
+statistics, so for those the derivative is that of the training-mode function.  Either way the
+model is left as it was (``Preserved``: weights, gradient buffer, optimizer state, random
+generators, running statistics, history), and the norm of every node's value and gradient is
+recorded for ``nnlite.plotting.plot_graph(model, values=True)``.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import numpy as np
 
 from .errors import ConfigError, ShapeError
 
-__all__ = ["input_gradient", "gradients"]
+__all__ = ["input_gradient", "gradients", "Preserved"]
 
 
 def input_gradient(model, x, output=None, unit=None, weights=None):
@@ -35,7 +37,7 @@ def input_gradient(model, x, output=None, unit=None, weights=None):
     model._require_built("input_gradient")
     x = model._check_x(x)
     try:
-        return _sweep(model, x, _seed(model, output, unit, weights), logits=False)
+        return _sweep(model, x, _seed(model, output, unit, weights), logits=False)[0]
     finally:
         model._release_buffers()
 
@@ -63,10 +65,11 @@ def gradients(model, x, y=None, output=None, unit=None, weights=None) -> dict:
             loss._forward(outs, y)
             return loss._backward()
         logits = model._fused
-    try:
-        _sweep(model, x, seed, logits)
+    def collect():
         return {f"{layer.name}/{key}": g.copy() for layer in leaf_layers(model.layers)
                 for key, g in layer.grads.items()}
+    try:
+        return _sweep(model, x, seed, logits, collect)[1]
     finally:
         model._release_buffers()
 
@@ -102,6 +105,41 @@ def _seed(model, output, unit, weights):
     return seed
 
 
+class Preserved:
+    """``with Preserved(model):`` snapshots what a training-mode pass that is not a training
+    step may change, and restores it afterwards: the flat gradient buffer, the training loss's cache, the model's and the layers' random generators
+    (Dropout masks) and the layers' state arrays (e.g. batch-norm running statistics)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        from .models.base import leaf_layers
+
+        m = self.model
+        leaves = list(leaf_layers(m.layers))
+        self.grads = m._flat_grads.copy() if m._flat_grads is not None else None
+        loss = m._train_loss
+        self.loss_state = dict(vars(loss)) if loss is not None else None
+        self.rngs = [(g, g.bit_generator.state) for g in
+                     [m.rng] + [v for leaf in leaves for v in vars(leaf).values()
+                                if isinstance(v, np.random.Generator)]]
+        self.states = [(leaf, key, a.copy()) for leaf in leaves for key, a in leaf.state.items()]
+        return self
+
+    def __exit__(self, *exc):
+        m = self.model
+        if self.grads is not None:
+            m._flat_grads[...] = self.grads
+        if self.loss_state is not None:
+            vars(m._train_loss).update(self.loss_state)
+        for generator, state in self.rngs:
+            generator.bit_generator.state = state
+        for leaf, key, saved in self.states:
+            leaf.state[key][...] = saved
+        return False
+
+
 def _norm(a):
     """‖a‖₂ without overflow: scaled by max |a| first (the plain sum of squares overflows for
     entries beyond ~1e154 in float64, ~1e19 in float32, though the norm itself is finite)."""
@@ -113,9 +151,16 @@ def _norm(a):
     return scale * float(np.linalg.norm(a / scale))
 
 
-def _sweep(model, x, seed, logits):
-    """Forward (training mode), seed, backward with input gradient; records norms in
-    ``model._trace`` as {"values": [...], "grads": [...]} per graph node."""
+def _sweep(model, x, seed, logits, collect=None):
+    """Forward (training mode), seed, backward with input gradient; returns ``(dx, collect())``
+    with ``collect`` run before the model is restored, and records norms in ``model._trace`` as
+    {"values": [...], "grads": [...]} per graph node."""
+    with Preserved(model):
+        dx = _sweep_unpreserved(model, x, seed, logits)
+        return dx, (collect() if collect is not None else None)
+
+
+def _sweep_unpreserved(model, x, seed, logits):
     if hasattr(model, "_run"):  # graph Model
         record = {}
         outs = model._run(x, True, logits, record)

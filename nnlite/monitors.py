@@ -29,6 +29,7 @@ import numpy as np
 
 from .callbacks import Callback
 from .errors import ConfigError
+from .grad import Preserved
 from .models.base import leaf_layers
 
 __all__ = ["GradientWarning", "GradientMonitor", "ActivationMonitor", "layer_gradient_norms",
@@ -51,37 +52,6 @@ def _check_model(model, what):
         raise ConfigError(f"{what}: expected an nnlite model, got {type(model).__name__}")
     model._require_compiled(what)
     model._require_built(what)
-
-
-class _Preserved:
-    """Snapshot what a training-mode probe pass may change and restore it afterwards: the flat
-    gradient buffer, the training loss's cache, the model's and the layers' random generators
-    (Dropout masks) and the layers' state arrays (e.g. batch-norm running statistics)."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        m = self.model
-        leaves = list(leaf_layers(m.layers))
-        self.grads = m._flat_grads.copy() if m._flat_grads is not None else None
-        self.loss_state = dict(vars(m._train_loss))
-        self.rngs = [(g, g.bit_generator.state) for g in
-                     [m.rng] + [v for leaf in leaves for v in vars(leaf).values()
-                                if isinstance(v, np.random.Generator)]]
-        self.states = [(leaf, key, a.copy()) for leaf in leaves for key, a in leaf.state.items()]
-        return self
-
-    def __exit__(self, *exc):
-        m = self.model
-        if self.grads is not None:
-            m._flat_grads[...] = self.grads
-        vars(m._train_loss).update(self.loss_state)
-        for generator, state in self.rngs:
-            generator.bit_generator.state = state
-        for leaf, key, saved in self.states:
-            leaf.state[key][...] = saved
-        return False
 
 
 def layer_gradient_norms(model, x, y, release=True) -> dict:
@@ -111,7 +81,7 @@ def layer_gradient_norms(model, x, y, release=True) -> dict:
     """
     _check_model(model, "layer_gradient_norms")
     x, y = model._check_xy(x, y)
-    with _Preserved(model):
+    with Preserved(model):
         try:
             inputs = (_graph_input_norms if hasattr(model, "_run_backward")
                       else _stack_input_norms)(model, x, y)
@@ -324,7 +294,7 @@ def activation_stats(model, x, release=True) -> dict:
     _check_model(model, "activation_stats")
     x = model._check_x(x)
     stats = {}
-    with _Preserved(model):
+    with Preserved(model):
         try:
             model._forward(x, True, False)
             for leaf in leaf_layers(model.layers):

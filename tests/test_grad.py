@@ -138,3 +138,24 @@ def test_bad_arguments_are_named():
         model.gradients(x, np.zeros(2), unit=1)
     with pytest.raises(ShapeError, match=r"expects x of shape \(batch, 4\), got \(2, 5\)"):
         model.input_gradient(np.zeros((2, 5)))
+
+
+def test_gradients_leave_dropout_and_batchnorm_models_unchanged():
+    from nnlite.layers import BatchNormalization, Dropout
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+    model = nnlite.Sequential([Dense(8, activation="relu", input_dim=4), BatchNormalization(),
+                               Dropout(0.5, seed=1), Dense(3, activation="softmax")], seed=0)
+    model.compile("sparse_categorical_crossentropy", "adam")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    before = [w.copy() for w in model.get_weights()]  # includes the running statistics
+    rng_states = [repr(model.rng.bit_generator.state),
+                  repr(model.layers[2]._rng.bit_generator.state)]
+    prediction = model.predict(x)
+    model.input_gradient(x, unit=1)
+    model.gradients(x, y)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    assert rng_states == [repr(model.rng.bit_generator.state),
+                          repr(model.layers[2]._rng.bit_generator.state)]
+    np.testing.assert_array_equal(model.predict(x), prediction)
