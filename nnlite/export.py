@@ -256,7 +256,7 @@ def to_torch(model):
     seq = ctx.nn.Sequential()
     for layer in model.layers:
         seq.add_module(_key(layer.name), modules[layer.name])
-    return seq.eval()
+    return seq.train(False)  # inference mode (Dropout off, BatchNorm running statistics)
 
 
 def _key(name):
@@ -290,4 +290,4 @@ def _graph_module(model, modules, ctx):
             outs = tuple(values[i] for i in outputs)
             return outs if multi_out else outs[0]
 
-    return GraphModule().eval()
+    return GraphModule().train(False)
