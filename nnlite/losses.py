@@ -109,10 +109,14 @@ class Loss:
 
     def with_logits(self) -> "Loss":
         """The same loss taking the logits of ``fuses_with`` as its input."""
-        return self
+        config = self.get_config()
+        return type(self)(**{**config, "from_logits": True}) if "from_logits" in config else self
 
     def get_config(self) -> dict:
-        return {"reduction": self.reduction}
+        config = {"reduction": self.reduction}
+        if "from_logits" in vars(self):  # the cross-entropies, which take probabilities too
+            config = {"from_logits": self.from_logits, **config}
+        return config
 
     def _scale(self, n):
         return 1.0 / n if self.reduction == "mean" else 1.0
@@ -167,7 +171,7 @@ class BinaryCrossEntropy(Loss):
 
     def __init__(self, from_logits: bool = False, reduction: str = "mean"):
         super().__init__(reduction)
-        self.from_logits = bool(from_logits)
+        self.from_logits = _flag(from_logits, type(self).__name__, "from_logits")
 
     def prepare_targets(self, y_true, output_shape, dtype):
         y = super().prepare_targets(y_true, output_shape, dtype)
@@ -175,9 +179,6 @@ class BinaryCrossEntropy(Loss):
             raise LabelError(f"BinaryCrossEntropy expects targets in [0, 1], got values in "
                              f"[{y.min()}, {y.max()}]; for labels in {{-1, +1}} use LogisticLoss")
         return y
-
-    def with_logits(self):
-        return BinaryCrossEntropy(from_logits=True, reduction=self.reduction)
 
     def _forward(self, y_pred, y):
         n = y_pred.shape[0]
@@ -209,9 +210,6 @@ class BinaryCrossEntropy(Loss):
             per = -(y * np.log(p) + (1 - y) * np.log1p(-p))
         return row_sums(per) * self._scale(y_pred.shape[0])
 
-    def get_config(self):
-        return {"from_logits": self.from_logits, **super().get_config()}
-
 
 class CategoricalCrossEntropy(Loss):
     """Cross-entropy for one-hot (or probability) targets of shape (batch, classes)."""
@@ -221,7 +219,7 @@ class CategoricalCrossEntropy(Loss):
 
     def __init__(self, from_logits: bool = False, reduction: str = "mean"):
         super().__init__(reduction)
-        self.from_logits = bool(from_logits)
+        self.from_logits = _flag(from_logits, type(self).__name__, "from_logits")
 
     def prepare_targets(self, y_true, output_shape, dtype):
         y = float_targets(y_true, type(self).__name__, dtype)
@@ -233,9 +231,6 @@ class CategoricalCrossEntropy(Loss):
             raise LabelError(f"{type(self).__name__} expects non-negative targets, got min "
                              f"{y.min()}")
         return y
-
-    def with_logits(self):
-        return type(self)(from_logits=True, reduction=self.reduction)
 
     def _forward(self, y_pred, y):
         n = y_pred.shape[0]
@@ -272,9 +267,6 @@ class CategoricalCrossEntropy(Loss):
         else:
             per = -np.sum(y * np.log(np.clip(y_pred, _EPS, 1.0)), axis=-1)
         return per * self._scale(y_pred.shape[0])
-
-    def get_config(self):
-        return {"from_logits": self.from_logits, **super().get_config()}
 
 
 class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
@@ -359,6 +351,12 @@ class MeanSquaredError(Loss):
     def _per_example(self, y_pred, y):
         diff = y_pred - y
         return row_sums(diff * diff) * self._scale(diff.size)
+
+
+def _flag(value, owner, name) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 _TABLE = {

@@ -172,3 +172,11 @@ def test_pytorch_parity(case):
     ref.backward()
     assert value == pytest.approx(ref.item(), rel=1e-10)
     np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("cls", [losses.BinaryCrossEntropy, losses.CategoricalCrossEntropy,
+                                 losses.SparseCategoricalCrossEntropy])
+def test_from_logits_must_be_a_bool(cls):
+    with pytest.raises(ValueError, match=f"{cls.__name__}: from_logits must be True or False, "
+                                         "got 'yes'"):
+        cls(from_logits="yes")

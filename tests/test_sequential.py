@@ -266,6 +266,8 @@ def trained():
      "epochs must be a non-negative int, got -1"),
     (lambda m, x, y: m.fit(x, y, batch_size=0, verbose=0), ConfigError,
      "batch_size must be a positive int or 'full', got 0"),
+    (lambda m, x, y: m.fit(x, y, shuffle="yes", verbose=0), ConfigError,
+     "fit: shuffle must be True or False, got 'yes'"),
     (lambda m, x, y: m.predict(x[:, :1]), ShapeError, r"expects x of shape \(batch, 2\)"),
     (lambda m, x, y: m.evaluate(x, np.ones((40, 2))), ShapeError,
      r"targets of shape \(40, 2\) do not match predictions of shape \(40, 1\)"),

@@ -176,6 +176,8 @@ class BaseModel:
             raise ConfigError(f"fit: epochs must be a non-negative int, got {epochs!r}")
         if verbose not in (0, 1, 2):
             raise ConfigError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise ConfigError(f"fit: shuffle must be True or False, got {shuffle!r}")
         callbacks = check_callbacks(callbacks)
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
                 or initial_epoch < 0:
