@@ -282,6 +282,11 @@ _ALIASES = {"logistic": "sigmoid", "identity": "linear", "leakyrelu": "leaky_rel
             "swish": "silu", "hardsigmoid": "hard_sigmoid"}
 
 
+def to_config(fn: ActivationFn):
+    """The JSON form ``get`` accepts back: the name, or ``{"name": ..., **params}``."""
+    return fn.name if not fn.params else {"name": fn.name, **dict(fn.params)}
+
+
 def register(fn: ActivationFn) -> ActivationFn:
     """Add an activation to the table (used by modules that define more activations)."""
     _TABLE[fn.name] = fn

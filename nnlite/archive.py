@@ -7,7 +7,7 @@ temporary file is removed when the write fails (a killed process can leave one b
 
 Reading trusts nothing: the zip is parsed with ``zipfile``; each ``.npy`` header is read with
 ``numpy.lib.format``'s header readers (header size capped at ``MAX_NPY_HEADER``) and its data
-copied with ``np.frombuffer`` -- never ``pickle``, never an object dtype.  Before reading any
+copied with ``np.frombuffer`` -- nothing is ever unpickled, never an object dtype.  Before reading any
 data it checks the file size, the number of members, each member's declared size and their
 total against ``max_bytes``, the member names (only ``config.json`` and ``arrays/NNNNN.npy``),
 encryption and compression (members must be stored, so nothing inflates beyond the

@@ -1,4 +1,4 @@
-"""Save and load models without pickle: one zip file (the ``.npz`` layout) holding
+"""Save and load models without unpickling anything: one zip file (the ``.npz`` layout) holding
 ``config.json`` and the arrays as ``.npy`` members.
 
     config.json       {"format": "nnlite", "format_version": 1, "nnlite_version": "...",
@@ -18,7 +18,7 @@ directory, are fsync'ed, then ``os.replace``'d over ``path``: a crash mid-save l
 
 Reading trusts nothing in the file.  The zip is parsed with ``zipfile``; each ``.npy`` header is
 read with ``numpy.lib.format``'s header readers (bounded header size) and its data copied with
-``np.frombuffer`` — no pickle, no object dtypes, no code, no import by name.  Limits are checked
+``np.frombuffer`` — nothing unpickled, no object dtypes, no code, no import by name.  Limits are checked
 *before* anything is read: the file size, the number of members, each member's declared size and
 their total, the config size; only the member names the format defines are allowed, the dtype
 must be one of ``DTYPES`` and must match the config, and the config must fit the schema

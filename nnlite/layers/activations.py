@@ -50,8 +50,7 @@ class Activation(Layer):
 
     def get_config(self):
         config = super().get_config()
-        fn = self.activation
-        config["activation"] = fn.name if not fn.params else {"name": fn.name, **dict(fn.params)}
+        config["activation"] = activations.to_config(self.activation)
         return config
 
 

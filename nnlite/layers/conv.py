@@ -30,7 +30,7 @@ from .. import activations, initializers, regularizers
 from ..activations import activate, activation_grad
 from ..errors import ConfigError, ShapeError
 from .base import Layer
-from .dense import _activation_config
+from .dense import kernel_bias_config
 
 __all__ = ["Conv2D", "col2im", "im2col", "pair", "window_geometry"]
 
@@ -259,11 +259,5 @@ class Conv2D(Layer):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=list(self.kernel_size),
                       strides=list(self.strides), padding=self.padding,
-                      dilation_rate=list(self.dilation_rate),
-                      activation=_activation_config(self.activation), use_bias=self.use_bias,
-                      kernel_initializer=initializers.name_of(self.kernel_initializer),
-                      bias_initializer=initializers.name_of(self.bias_initializer))
-        for key in ("kernel_regularizer", "bias_regularizer"):
-            if getattr(self, key) is not None:
-                config[key] = regularizers.serialize(getattr(self, key))
+                      dilation_rate=list(self.dilation_rate), **kernel_bias_config(self))
         return config

@@ -86,17 +86,16 @@ class Dense(Layer):
                          out=self._buffer("dx", self._x.shape))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(units=self.units, activation=_activation_config(self.activation),
-                      use_bias=self.use_bias,
-                      kernel_initializer=initializers.name_of(self.kernel_initializer),
-                      bias_initializer=initializers.name_of(self.bias_initializer))
-        if self.kernel_regularizer is not None:
-            config["kernel_regularizer"] = regularizers.serialize(self.kernel_regularizer)
-        if self.bias_regularizer is not None:
-            config["bias_regularizer"] = regularizers.serialize(self.bias_regularizer)
-        return config
+        return {**super().get_config(), "units": self.units, **kernel_bias_config(self)}
 
 
-def _activation_config(fn):
-    return fn.name if not fn.params else {"name": fn.name, **dict(fn.params)}
+def kernel_bias_config(layer) -> dict:
+    """The config entries of a layer with a kernel, an optional bias and an activation (Dense,
+    Conv2D): activation, use_bias, initializers, and the regularizers that are set."""
+    config = {"activation": activations.to_config(layer.activation), "use_bias": layer.use_bias,
+              "kernel_initializer": initializers.name_of(layer.kernel_initializer),
+              "bias_initializer": initializers.name_of(layer.bias_initializer)}
+    for key in ("kernel_regularizer", "bias_regularizer"):
+        if getattr(layer, key) is not None:
+            config[key] = regularizers.serialize(getattr(layer, key))
+    return config
