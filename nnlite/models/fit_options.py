@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError, LabelError
-from ..targets import check_sample_weight
+from ..losses.targets import check_sample_weight
 
 __all__ = ["prepare", "check_validation_freq", "regularized", "penalty", "make_train_step",
            "train_step_ext", "train_on_batch", "test_on_batch"]
