@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["GradCheckReport", "check_layer", "check_loss", "check_model", "relative_error"]
+from .models.fit_options import regularized
+from .models.weights import leaf_layers
+
+__all__ = ["GradCheckReport", "check_layer", "check_loss", "check_model", "float64_copy",
+           "relative_error"]
 
 _TINY = 1e-12
 
@@ -38,6 +42,7 @@ class GradCheckReport:
 
     errors: dict = field(default_factory=dict)
     tolerance: float = 1e-6
+    note: str = ""
 
     @property
     def max_error(self) -> float:
@@ -56,6 +61,8 @@ class GradCheckReport:
             flag = "" if err < self.tolerance else "   <-- FAIL"
             lines.append(f"{name:<32}{err:>16.3e}{flag}")
         lines.append(f"{'ok' if self.ok else 'FAILED'} (tolerance {self.tolerance:g})")
+        if self.note:
+            lines.append(self.note)
         return "\n".join(lines)
 
 
@@ -123,28 +130,35 @@ def check_loss(loss, y_pred, y_true, eps=1e-6, tolerance=1e-6) -> GradCheckRepor
 
 
 def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckReport:
-    """Check a compiled float64 model's gradients of its training loss w.r.t. every parameter and
-    the input (each input, reported as ``input:k``, for a graph model with several inputs;
-    ``x``/``y`` are then lists).  ``order=4``: the five-point stencil (see ``_numeric``).
-    The model is unchanged afterwards (no optimizer step)."""
-    from .models.base import leaf_layers
-
-    if model.dtype != np.float64:
-        raise ValueError(f"check_model needs a float64 model, got {model.dtype}")
+    """Check a compiled model's gradients of its training loss — the regularizers' penalties
+    included — w.r.t. every parameter and the input (each input, reported as ``input:k``, for
+    a graph model with several inputs; ``x``/``y`` are then lists).  ``order=4``: the
+    five-point stencil (see ``_numeric``).  Finite differences need float64: a float32 model is
+    checked through a float64 copy with the same weights (``report.note`` says so).  The model
+    is unchanged afterwards (no optimizer step)."""
     model._require_compiled("check_model")
+    note = ""
+    if model.dtype != np.float64:
+        model = float64_copy(model)
+        note = ("checked a float64 copy of the float32 model (same weights and loss): finite "
+                "differences cannot resolve float32 round-off")
     x, y = model._check_xy(x, y)
     multi = isinstance(x, list)  # a graph model with several inputs
     x = [v.copy() for v in x] if multi else x.copy()
     model.build(None if multi else x.shape[1:])
     loss = model._train_loss
+    regs = regularized(model)
 
     def f():
-        return loss._forward(model._forward(x, True, model._fused), y)
+        value = loss._forward(model._forward(x, True, model._fused), y)
+        return value + sum(reg.penalty(param) for param, _, reg in regs)
 
     f()
     dx = model._backward(loss._backward(), True)
+    for param, grad, reg in regs:
+        reg.add_gradient(param, grad)
     dx = [np.array(d, dtype=np.float64) for d in dx] if multi else np.array(dx, np.float64)
-    report = GradCheckReport(tolerance=tolerance)
+    report = GradCheckReport(tolerance=tolerance, note=note)
     if multi:
         for k, (d, v) in enumerate(zip(dx, x)):
             report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
@@ -157,3 +171,23 @@ def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckRepo
                                                                   _numeric(f, param, eps, order))
     model._release_buffers()
     return report
+
+
+def float64_copy(model):
+    """A float64 twin of a compiled model: same architecture, weights and loss (an SGD
+    optimizer, which a gradient check never steps)."""
+    from .models import model_from_config
+
+    spec = model.get_config()
+    spec["config"]["dtype"] = "float64"
+    twin = model_from_config(spec)
+    loss = model.loss
+    copy = [_loss_copy(l) for l in loss] if isinstance(loss, list) else _loss_copy(loss)
+    twin.compile("sgd", copy, loss_weights=getattr(model, "_loss_weights", None))
+    twin.build(model.input_shape if not isinstance(model.input_shape, list) else None)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def _loss_copy(loss):
+    return type(loss)(**loss.get_config())

@@ -64,8 +64,12 @@ class Trainer:
                 guard.hit = True
                 self.model.stop_training = True
         self.callbacks.call("on_train_end", {"interrupted": True} if guard.hit else {})
-        if getattr(self.model, "_fit_info", None):
-            self.model._fit_info["batch"] = None  # hold no batch buffers after training
+        info = getattr(self.model, "_fit_info", None)
+        if info:
+            if info["batch"] is not None:  # a few rows kept for plot_graph(values=True)
+                self.model._probe = tuple(_rows(part, _PROBE_ROWS) for part in info["batch"])
+                self.model._trace = None  # plot_graph traces the trained model afresh
+            info["batch"] = None  # hold no batch buffers after training
         return self.history
 
     def _epochs(self, x, y, epochs, batch_size, shuffle, rng, validation, initial_epoch,
@@ -131,6 +135,16 @@ class Trainer:
             if model.stop_training:
                 break
 
+
+
+_PROBE_ROWS = 32
+
+
+def _rows(part, n):
+    """Copies of the first ``n`` rows of an array or of each array in a list."""
+    if isinstance(part, list):
+        return [p[:n].copy() for p in part]
+    return part[:n].copy()
 
 
 class _Batches:

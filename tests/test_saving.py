@@ -69,7 +69,7 @@ def _train(model, x, y, epochs=1):
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_registered_layer_round_trips(tmp_path, name):
     model, shape = _single_layer_model(name)
-    model.compile("mse", nnlite.optimizers.Adam(learning_rate=0.01))
+    model.compile(nnlite.optimizers.Adam(learning_rate=0.01), "mse")
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((12, *shape)), rng.standard_normal((12, 2))
     _train(model, x, y)
@@ -97,7 +97,7 @@ def test_sequential_with_everything_compiled(tmp_path):
                                Dense(1, activation="sigmoid", kernel_regularizer=L2(0.01))],
                               seed=5)
     opt = nnlite.optimizers.SGD(ExponentialDecay(0.1, 5, 0.5), momentum=0.9, clipnorm=1.0)
-    model.compile("binary_crossentropy", opt, metrics=["accuracy", "auc"])
+    model.compile(opt, "binary_crossentropy", metrics=["accuracy", "auc"])
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     model.save(tmp_path / "m")
     loaded = nnlite.load_model(tmp_path / "m")
@@ -114,7 +114,7 @@ def test_graph_model_round_trip(tmp_path):
     merged = REGISTRY["Concatenate"]()([Dense(6)(h), Dense(5, activation="tanh")(h)])
     out = Dense(3, activation="softmax")(merged)
     model = nnlite.Model(inp, out, seed=2)
-    model.compile("sparse_categorical_crossentropy", "adam", metrics=["accuracy"])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((30, 4)), rng.integers(0, 3, 30)
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
@@ -161,7 +161,7 @@ class Evil:
 
 def _valid_file(tmp_path):
     model = nnlite.Sequential([Dense(3, input_dim=2), Dense(1)], seed=0)
-    model.compile("mse", "adam")
+    model.compile("adam", "mse")
     model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0)
     path = tmp_path / "valid.nnlite"
     model.save(path)
@@ -337,7 +337,7 @@ class MyDense(Dense):
 
 def test_custom_objects_must_be_registered_by_the_caller(tmp_path):
     model = nnlite.Sequential([MyDense(3, input_dim=2), Dense(1)], seed=0)
-    model.compile("mse", "sgd")
+    model.compile("sgd", "mse")
     model.save(tmp_path / "c")
     with pytest.raises(FormatError, match="MyDense"):
         nnlite.load_model(tmp_path / "c")
@@ -352,7 +352,7 @@ def test_multi_output_graph_model_keeps_losses_and_weights(tmp_path):
     a = Dense(1, name="reg")(h)
     b = Dense(2, activation="softmax", name="cls")(h)
     model = nnlite.Model(inp, [a, b], seed=0)
-    model.compile(["mse", "sparse_categorical_crossentropy"], "adam", loss_weights=[0.5, 2.0])
+    model.compile("adam", ["mse", "sparse_categorical_crossentropy"], loss_weights=[0.5, 2.0])
     rng = np.random.default_rng(0)
     x, y1, y2 = rng.standard_normal((20, 3)), rng.standard_normal(20), rng.integers(0, 2, 20)
     model.fit(x, [y1, y2], epochs=2, batch_size=5, verbose=0)
@@ -387,7 +387,7 @@ def test_graph_model_config_cannot_allocate_beyond_the_file(tmp_path):
     import tracemalloc
     x = nnlite.Input(shape=(2,))
     model = nnlite.Model(x, Dense(1)(Dense(3, activation="relu")(x)), seed=0)
-    model.compile("mse", "sgd")
+    model.compile("sgd", "mse")
     valid = tmp_path / "graph.nnlite"
     model.save(valid)
     config = json.loads(zipfile.ZipFile(valid).read("config.json"))

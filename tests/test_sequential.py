@@ -272,7 +272,7 @@ def trained():
     (lambda m, x, y: m.evaluate(x, np.ones((40, 2))), ShapeError,
      r"targets of shape \(40, 2\) do not match predictions of shape \(40, 1\)"),
     (lambda m, x, y: m.set_weights(m.get_weights()[:-1]), ShapeError,
-     "expected 4 arrays, got 3"),
+     r"expected 4 arrays \(kernel, bias, kernel, bias\), got 3"),
     (lambda m, x, y: m.compile(loss="squared_hinge"), UnknownNameError,
      "unknown loss 'squared_hinge'; valid names:"),
 ])

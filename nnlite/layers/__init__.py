@@ -28,6 +28,15 @@ REGISTRY.update({cls.__name__: cls for cls in (
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
 
 
+def __getattr__(name):
+    # ``from nnlite.layers import Input`` (Keras's keras.layers.Input): graph inputs are built
+    # by nnlite.models, which sits above the layers, so the name is looked up on first use
+    if name == "Input":
+        from ..models.graph_build import Input
+        return Input
+    raise AttributeError(f"module 'nnlite.layers' has no attribute {name!r}")
+
+
 def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:
     """A layer from ``{"class_name": type(layer).__name__, "config": layer.get_config()}``.
 

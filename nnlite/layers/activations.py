@@ -99,9 +99,14 @@ class Identity(_Named):
 
 
 class LeakyReLU(Activation):
-    """max(αx, x) with 0 ≤ α ≤ 1; derivative 1 for x > 0 and α otherwise."""
+    """max(αx, x) with 0 ≤ α ≤ 1; derivative 1 for x > 0 and α otherwise.
 
-    def __init__(self, alpha=0.01, **kwargs):
+    The default slope is PyTorch's 0.01 (Keras 3's layer uses 0.3); Keras 3's keyword
+    ``negative_slope`` is accepted as another name for ``alpha``."""
+
+    def __init__(self, alpha=0.01, negative_slope=None, **kwargs):
+        if negative_slope is not None:
+            alpha = negative_slope
         super().__init__(activations.leaky_relu(alpha), **kwargs)
         self.alpha = float(alpha)
 

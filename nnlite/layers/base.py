@@ -11,6 +11,10 @@ Contract (see DESIGN.md):
 * ``params`` and ``grads`` are dicts with the same keys; a model may re-point them at views of one
   flat buffer, so layers write gradients in place (``out=``) and never re-bind the dict entries.
 * ``state`` holds non-trainable arrays saved with the model (e.g. running statistics).
+* ``trainable`` (Keras): False freezes the layer — the model's optimizer leaves its parameters
+  (and their optimizer state) alone, ``summary`` counts them as non-trainable, and a frozen
+  BatchNormalization runs in inference mode.  Setting it on a container (Residual, ...) sets it
+  on every layer inside.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import re
 
 import numpy as np
 
-from ..errors import ConfigError, NotBuiltError, ShapeError
+from ..errors import ConfigError, InputValueError, NotBuiltError, ShapeError
 
 __all__ = ["Layer"]
 
@@ -31,7 +35,11 @@ def _snake(name: str) -> str:
 class Layer:
     """Base class: hyper-parameters in ``__init__``, weights in ``build``, math in forward/backward."""
 
-    def __init__(self, name: str | None = None, input_shape=None, input_dim: int | None = None):
+    def __init__(self, name: str | None = None, input_shape=None, input_dim: int | None = None,
+                 trainable: bool = True):
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise ConfigError(f"{type(self).__name__}: trainable must be True or False, got "
+                              f"{trainable!r}")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ConfigError(f"{type(self).__name__}: name must be a non-empty str without '/', "
                               f"got {name!r}")
@@ -51,6 +59,23 @@ class Layer:
         self.dtype = None
         self._buffers: dict[str, np.ndarray] = {}
         self.allocation_budget = None  # see add_weight
+        self._trainable = True
+        if not trainable:
+            self.trainable = False  # a container freezes what it holds
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training updates this layer's parameters (Keras' ``layer.trainable``)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f"layer {self.name!r}: trainable must be True or False, got "
+                              f"{value!r}")
+        self._trainable = bool(value)
+        for inner in getattr(self, "sublayers", None) or ():
+            inner.trainable = bool(value)
 
     # ------------------------------------------------------------------ building
     @property
@@ -104,6 +129,19 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
+    def get_weights(self) -> list:
+        """Copies of the layer's parameters, then its state arrays (Keras' order of
+        ``layer.weights``)."""
+        return [a.copy() for a in (*self.params.values(), *self.state.values())]
+
+    def set_weights(self, weights) -> None:
+        """Copy ``weights`` (as ``get_weights`` returns them) into the layer in place; every
+        shape is checked first, so a mismatch changes nothing."""
+        if not self.built:
+            raise NotBuiltError(f"layer {self.name!r} is not built; build the model first")
+        targets = [(self.name, k, v) for k, v in (*self.params.items(), *self.state.items())]
+        assign_checked(targets, weights, f"layer {self.name!r}: set_weights")
+
     # ------------------------------------------------------------------ computing
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -152,6 +190,8 @@ class Layer:
         config = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self.trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
@@ -160,8 +200,28 @@ class Layer:
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
-                         if k not in ("name", "input_shape"))
+                         if k not in ("name", "input_shape", "trainable"))
         return f"{type(self).__name__}({args})"
+
+
+def assign_checked(targets, weights, what) -> None:
+    """Copy ``weights`` into ``targets`` — ``(layer name, key, array)`` triples — in place, after
+    checking the count, every shape and every value, so a mismatch changes nothing."""
+    weights = list(weights)
+    if len(weights) != len(targets):
+        raise ShapeError(f"{what}: expected {len(targets)} arrays "
+                         f"({', '.join(k for _, k, _ in targets)}), got {len(weights)}")
+    arrays = []
+    for (lname, key, target), value in zip(targets, weights):
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ShapeError(f"{what}: layer {lname!r} {key} expects shape {target.shape}, "
+                             f"got {value.shape}")
+        if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
+            raise InputValueError(f"{what}: layer {lname!r} {key} must be finite numbers")
+        arrays.append(value)
+    for (_, _, target), value in zip(targets, arrays):
+        target[...] = value
 
 
 def _as_shape(value, what: str) -> tuple:

@@ -32,10 +32,10 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
-from .checks import chunk_size
+from .checks import check_compile_order, check_verbose, chunk_size
 from .graph_build import (Input, Node, assign_names, check_graph, graph_config, graph_from_config,
                           topological_order)
-from .output_losses import WeightedLosses
+from .output_losses import LossTracker, WeightedLosses
 
 __all__ = ["Model", "Input", "Node"]
 
@@ -75,7 +75,10 @@ class Model(BaseModel):
         self._consumers = consumers
         self._trace = None          # (values, grads) of the last traced pass, for plot_graph
         self._loss_weights = None
-        self.build()  # every shape is known: weights exist from construction on (as in Keras)
+        if self._seeded:
+            # every shape is known: with a seed, weights exist from construction on (as in
+            # Keras); without one they are drawn when first needed — by fit from its seed
+            self.build()
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -104,16 +107,17 @@ class Model(BaseModel):
             layer.build(shapes if layer.multi_input else shapes[0], rng, self.dtype)
 
     # ------------------------------------------------------------------ compile
-    def compile(self, loss, optimizer="adam", metrics=None, loss_weights=None):
-        """As ``Sequential.compile``; with several outputs ``loss`` is one loss for all, a list
-        (one per output) or a dict {output layer name: loss}, and ``loss_weights`` a list or
-        dict of floats (default 1).  The training loss is Σ_k w_k L_k.  ``metrics`` is a list
-        (computed for every output) or a dict {output name: list}; they are logged as
-        ``<output>_<metric>``."""
+    def compile(self, optimizer="adam", loss=None, metrics=None, loss_weights=None):
+        """As ``Sequential.compile`` (Keras's order: optimizer, loss, metrics, loss_weights);
+        with several outputs ``loss`` is one loss for all, a list (one per output) or a dict
+        {output layer name: loss}, and ``loss_weights`` a list or dict of floats (default 1).
+        The training loss is Σ_k w_k L_k; each output's own loss is logged as
+        ``<output>_loss`` (as Keras).  ``metrics`` is a list (computed for every output) or a
+        dict {output name: list}; they are logged as ``<output>_<metric>``."""
         if not self._multi_out:
-            if loss_weights is not None:
-                raise ConfigError("compile: loss_weights needs a model with several outputs")
-            return super().compile(loss, optimizer, metrics)
+            return super().compile(optimizer, loss, metrics, loss_weights)
+        if loss is None or isinstance(loss, (str, losses_mod.Loss)):
+            optimizer, loss = check_compile_order(optimizer, loss)
         names = [n.label for n in self.outputs]
         losses = [losses_mod.get(l) for l in self._per_output(loss, "loss", names, None)]
         weights = self._per_output(loss_weights, "loss_weights", names, 1.0)
@@ -128,14 +132,16 @@ class Model(BaseModel):
             specs = self._per_output(metrics, "metrics", names, None)
         else:
             specs = [list(metrics or [])] * len(names)
-        old = (self.loss, self.optimizer, self._loss_weights)
+        old = (self.loss, self.optimizer, self._loss_weights, self._loss_trackers)
         self.loss, self._loss_weights = losses, [float(w) for w in weights]
         self.optimizer = optimizers_mod.get(optimizer)
         self._metric_specs = [list(m or []) for m in specs]
+        mean = losses[0].reduction == "mean"
+        self._loss_trackers = [LossTracker(f"{name}_loss", mean) for name in names]
         try:
             self._configure_head()
         except Exception:
-            self.loss, self.optimizer, self._loss_weights = old
+            self.loss, self.optimizer, self._loss_weights, self._loss_trackers = old
             raise
 
     def _per_output(self, value, what, names, default):
@@ -306,9 +312,9 @@ class Model(BaseModel):
         if not self._multi_out:
             return super()._train_step(xb, yb)
         outs = self._forward(xb, True, self._fused)
-        value = self._train_loss.forward_many(outs, yb)
+        value = self._train_loss.forward_many(outs, yb, self._loss_trackers)
         self._backward(self._train_loss.backward_many(), False)
-        self.optimizer.step(self._flat_params, self._flat_grads)
+        self.optimizer.step(self._flat_params, self._flat_grads, self._segments)
         for k, metric in zip(self._metric_outputs, self._metrics):
             metric.update(outs[k], yb[k])
         return value
@@ -329,7 +335,7 @@ class Model(BaseModel):
             yb = [v[start:start + chunk] for v in ys]
             outs = self._forward(xb if self._multi_in else xb[0], False, self._fused)
             outs = outs if self._multi_out else [outs]
-            value = loss.forward_many(outs, yb)
+            value = loss.forward_many(outs, yb, self._loss_trackers)
             total += value * xb[0].shape[0] if mean else value
             ks = getattr(self, "_metric_outputs", [0] * len(self._metrics))
             for k, metric in zip(ks, self._metrics):
@@ -343,13 +349,14 @@ class Model(BaseModel):
         logs.update(self._metric_results())
         return logs
 
-    def predict(self, x, batch_size=None):
+    def predict(self, x, batch_size=None, verbose=0):
         """Output(s) for ``x`` (a list of arrays when the model has several inputs); a list of
         arrays when it has several outputs."""
         if not self._multi_in and not self._multi_out:
-            return super().predict(x, batch_size)
+            return super().predict(x, batch_size, verbose)
         self._require_built("predict")
         chunk = chunk_size(batch_size, "predict")
+        check_verbose(verbose, "predict")
         xs = self._check_x(x)
         xs = xs if self._multi_in else [xs]
         n = xs[0].shape[0]
