@@ -37,9 +37,7 @@ class Layer:
 
     def __init__(self, name: str | None = None, input_shape=None, input_dim: int | None = None,
                  trainable: bool = True):
-        if not isinstance(trainable, (bool, np.bool_)):
-            raise ConfigError(f"{type(self).__name__}: trainable must be True or False, got "
-                              f"{trainable!r}")
+        bool_flag(trainable, f"{type(self).__name__}: trainable")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ConfigError(f"{type(self).__name__}: name must be a non-empty str without '/', "
                               f"got {name!r}")
@@ -70,12 +68,9 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ConfigError(f"layer {self.name!r}: trainable must be True or False, got "
-                              f"{value!r}")
-        self._trainable = bool(value)
+        self._trainable = bool_flag(value, f"layer {self.name!r}: trainable")
         for inner in getattr(self, "sublayers", None) or ():
-            inner.trainable = bool(value)
+            inner.trainable = self._trainable
 
     # ------------------------------------------------------------------ building
     @property
@@ -202,6 +197,13 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
                          if k not in ("name", "input_shape", "trainable"))
         return f"{type(self).__name__}({args})"
+
+
+def bool_flag(value, what) -> bool:
+    """``value`` if it is True or False (NumPy's bools too), else ConfigError naming ``what``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def assign_checked(targets, weights, what) -> None:

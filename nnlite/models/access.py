@@ -12,7 +12,7 @@ import json
 import numpy as np
 
 from ..errors import ConfigError, GraphError
-from ..layers.base import Layer
+from ..layers.base import Layer, bool_flag
 from .graph_build import Node
 from .weights import assign_weights, leaf_layers, weight_arrays, weight_lists
 
@@ -67,12 +67,9 @@ class LayersAndWeights:
 
     @trainable.setter
     def trainable(self, value):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ConfigError(f"model {self.name!r}: trainable must be True or False, got "
-                              f"{value!r}")
-        self._trainable = bool(value)
+        self._trainable = bool_flag(value, f"model {self.name!r}: trainable")
         for layer in self.layers:
-            layer.trainable = bool(value)
+            layer.trainable = self._trainable
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (inner layers of containers by their full name, e.g.
@@ -93,12 +90,11 @@ def call_model(model, x, training=False):
         raise GraphError(f"model {model.name!r} was called on a graph node: nnlite does not nest "
                          "models inside functional graphs; wrap a Sequential in "
                          "Residual(model) or call its layers on the node instead")
-    if not isinstance(training, (bool, np.bool_)):
-        raise ConfigError(f"model(x, training=...) must be True or False, got {training!r}")
+    training = bool_flag(training, "model(x, training=...)")
     model._require_built("model(x)")
     x = model._check_x(x)
     try:
-        return model._forward(x, bool(training), False)
+        return model._forward(x, training, False)
     finally:
         if training:
             model._release_buffers()

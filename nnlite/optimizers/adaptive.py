@@ -22,6 +22,15 @@ from .base import Optimizer, fraction, positive
 __all__ = ["Adam", "AdamW", "Nadam", "RMSProp", "AdaGrad"]
 
 
+def _step_over_root(params, grads, accumulator, epsilon, learning_rate, scratch):
+    """w ← w - η g / (√accumulator + ε), through ``scratch`` (RMSProp and AdaGrad)."""
+    np.sqrt(accumulator, out=scratch)
+    scratch += epsilon
+    np.divide(grads, scratch, out=scratch)
+    scratch *= learning_rate
+    params -= scratch
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias-corrected moments (PyTorch's ε placement)."""
 
@@ -110,11 +119,7 @@ class RMSProp(Optimizer):
         np.multiply(grads, grads, out=scratch)
         scratch *= 1.0 - self.rho
         v += scratch
-        np.sqrt(v, out=scratch)
-        scratch += self.epsilon
-        np.divide(grads, scratch, out=scratch)
-        scratch *= self.learning_rate
-        params -= scratch
+        _step_over_root(params, grads, v, self.epsilon, self.learning_rate, scratch)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -138,11 +143,7 @@ class AdaGrad(Optimizer):
         total = self._slot("sum_squares", params)
         np.multiply(grads, grads, out=scratch)
         total += scratch
-        np.sqrt(total, out=scratch)
-        scratch += self.epsilon
-        np.divide(grads, scratch, out=scratch)
-        scratch *= self.learning_rate
-        params -= scratch
+        _step_over_root(params, grads, total, self.epsilon, self.learning_rate, scratch)
 
     def get_config(self):
         config = {**super().get_config(), "epsilon": self.epsilon}
