@@ -125,7 +125,7 @@ def check_loss(loss, y_pred, y_true, eps=1e-6, tolerance=1e-6) -> GradCheckRepor
 def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckReport:
     """Check a compiled float64 model's gradients of its training loss w.r.t. every parameter and
     the input (each input, reported as ``input:k``, for a graph model with several inputs;
-    ``x``/``y`` are then lists).  ``order=4``: the five-point stencil (see ``_numeric``).
+    ``x``/``y`` are then lists; inputs no gradient reaches, such as masks, are skipped).  ``order=4``: the five-point stencil (see ``_numeric``).
     The model is unchanged afterwards (no optimizer step)."""
     from .models.base import leaf_layers
 
@@ -143,11 +143,13 @@ def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckRepo
 
     f()
     dx = model._backward(loss._backward(), True)
-    dx = [np.array(d, dtype=np.float64) for d in dx] if multi else np.array(dx, np.float64)
+    dx = [None if d is None else np.array(d, dtype=np.float64) for d in dx] if multi \
+        else np.array(dx, np.float64)
     report = GradCheckReport(tolerance=tolerance)
     if multi:
         for k, (d, v) in enumerate(zip(dx, x)):
-            report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
+            if d is not None:  # None: no gradient flows into this input (a mask, an adjacency)
+                report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
     else:
         report.errors["input"] = relative_error(dx, _numeric(f, x, eps, order))
     for layer in leaf_layers(model.layers):

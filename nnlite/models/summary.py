@@ -3,6 +3,8 @@ from __future__ import annotations
 
 
 def _shape(shape):
+    if isinstance(shape, list):  # a layer with several inputs' shapes or several outputs
+        return ", ".join(_shape(s) for s in shape)
     return "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
 
 
