@@ -1,6 +1,8 @@
-"""Layers: ``Dense``, the activation layers, and the ``Layer`` base class."""
+"""Layers: ``Dense``, the activation layers, convolutions, attention and Transformer blocks,
+graph convolutions, and the ``Layer`` base class."""
 from .activations import (ELU, GELU, Activation, HardSigmoid, Identity, LeakyReLU, ReLU, Sigmoid,
                           SiLU, Softmax, Softplus, Softsign, Swish, Tanh)
+from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
@@ -17,7 +19,7 @@ __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU
            "GELU", "ELU", "SiLU", "Swish", "Softsign", "HardSigmoid", "Conv2D", "MaxPool2D",
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
-           "LayerNormalization", "REGISTRY", "layer_from_spec"]
+           "LayerNormalization", "MultiHeadAttention", "REGISTRY", "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
 REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
@@ -26,6 +28,7 @@ REGISTRY.update({cls.__name__: cls for cls in (Add, Subtract, Multiply, Concaten
 REGISTRY.update({cls.__name__: cls for cls in (
     GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
+REGISTRY.update({cls.__name__: cls for cls in (MultiHeadAttention,)})
 
 
 def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:
