@@ -8,18 +8,23 @@ from .conv import Conv2D
 from .dense import Dense
 from .merge import Add, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
+from .patches import ClassToken, PatchEmbedding, SelectToken
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       MaxPool2D, MaxPooling2D)
+from .position import PositionEmbedding, SinePositionEncoding
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
+from .transformer import TransformerDecoder, TransformerEncoder
 
 __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
            "Softmax", "Identity", "Add", "Subtract", "Multiply", "Concatenate", "Residual",
            "GELU", "ELU", "SiLU", "Swish", "Softsign", "HardSigmoid", "Conv2D", "MaxPool2D",
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
-           "LayerNormalization", "MultiHeadAttention", "REGISTRY", "layer_from_spec"]
+           "LayerNormalization", "MultiHeadAttention", "PositionEmbedding",
+           "SinePositionEncoding", "TransformerEncoder", "TransformerDecoder", "PatchEmbedding",
+           "ClassToken", "SelectToken", "REGISTRY", "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
 REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
@@ -28,7 +33,9 @@ REGISTRY.update({cls.__name__: cls for cls in (Add, Subtract, Multiply, Concaten
 REGISTRY.update({cls.__name__: cls for cls in (
     GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
-REGISTRY.update({cls.__name__: cls for cls in (MultiHeadAttention,)})
+REGISTRY.update({cls.__name__: cls for cls in (
+    MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
+    TransformerDecoder, PatchEmbedding, ClassToken, SelectToken)})
 
 
 def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:
