@@ -6,6 +6,7 @@ from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
+from .graph_conv import GCNConv, SAGEConv
 from .merge import Add, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .patches import ClassToken, PatchEmbedding, SelectToken
@@ -24,7 +25,7 @@ __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
            "LayerNormalization", "MultiHeadAttention", "PositionEmbedding",
            "SinePositionEncoding", "TransformerEncoder", "TransformerDecoder", "PatchEmbedding",
-           "ClassToken", "SelectToken", "REGISTRY", "layer_from_spec"]
+           "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "REGISTRY", "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
 REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
@@ -35,7 +36,7 @@ REGISTRY.update({cls.__name__: cls for cls in (
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
 REGISTRY.update({cls.__name__: cls for cls in (
     MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
-    TransformerDecoder, PatchEmbedding, ClassToken, SelectToken)})
+    TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv)})
 
 
 def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:
