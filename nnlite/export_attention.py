@@ -29,7 +29,8 @@ def sparse_tensor(a, dtype=None):
 
     coo = a.tocoo()
     indices = torch.tensor(np.vstack([coo.row, coo.col]), dtype=torch.int64)
-    return torch.sparse_coo_tensor(indices, torch.tensor(coo.data, dtype=dtype), coo.shape)
+    return torch.sparse_coo_tensor(indices, torch.tensor(coo.data, dtype=dtype), coo.shape,
+                                   check_invariants=True)
 
 
 # --------------------------------------------------------------------------- attention

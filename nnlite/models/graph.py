@@ -33,8 +33,8 @@ from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
 from .checks import check_adjacency, chunk_size
-from .graph_build import (Input, Node, assign_names, check_graph, graph_config, graph_from_config,
-                          topological_order)
+from .graph_build import (Input, Node, assign_names, check_graph, execution_plan, graph_config,
+                          graph_from_config, topological_order)
 from .output_losses import WeightedLosses
 
 __all__ = ["Model", "Input", "Node"]
@@ -64,31 +64,9 @@ class Model(BaseModel):
         self._input_index = [index[id(n)] for n in self.inputs]
         self._output_index = [index[id(n)] for n in self.outputs]
         self._sparse = any(n.sparse for n in self.inputs)
-        consumers = [0] * len(self.nodes)
-        #: (node index, layer, parent indices) in topological order, inputs excluded.  A
-        #: multi-output call is one entry, at its first output's place, whose node index is a
-        #: tuple (one per output, None for an output no model output depends on): its
-        #: consumers all come later, so in the reverse sweep their gradients are complete.
-        self._plan = []
-        groups = {}
-        for i, node in enumerate(self.nodes):
-            if node.is_input:
-                continue
-            if node.group is None:
-                slots = i
-            elif id(node.group) in groups:
-                groups[id(node.group)][node.index] = i
-                continue
-            else:
-                slots = groups[id(node.group)] = [None] * len(node.group)
-                slots[node.index] = i
-            parents = tuple(index[id(p)] for p in node.parents)
-            for p in parents:
-                consumers[p] += 1
-            self._plan.append((slots, node.layer, parents))
-        self._plan = [(tuple(i) if isinstance(i, list) else i, layer, parents)
-                      for i, layer, parents in self._plan]
-        self._consumers = consumers
+        #: (node index, layer, parent indices) in topological order, inputs excluded (see
+        #: graph_build.execution_plan for calls with several outputs)
+        self._plan, self._consumers = execution_plan(self.nodes)
         self._trace = None          # (values, grads) of the last traced pass, for plot_graph
         self._loss_weights = None
         self.build()  # every shape is known: weights exist from construction on (as in Keras)

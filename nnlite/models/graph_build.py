@@ -26,7 +26,7 @@ from ..errors import ConfigError, GraphError, ShapeError
 from ..layers.base import Layer, _as_shape
 
 __all__ = ["Node", "Input", "call_layer", "topological_order", "check_graph", "assign_names",
-           "graph_config", "graph_from_config"]
+           "execution_plan", "graph_config", "graph_from_config"]
 
 
 class Node:
@@ -218,6 +218,34 @@ def assign_names(inputs, nodes) -> None:
     for layer in layers:
         if layer.name is None:
             layer.name = _fresh(layer.default_name, taken)
+
+
+def execution_plan(nodes):
+    """``(plan, consumers)`` for nodes in topological order: ``plan`` lists ``(node index,
+    layer, parent indices)`` for every layer call, ``consumers[i]`` counts the calls reading
+    node i.  A call with several outputs is one entry, at its first output's place, whose
+    node index is a tuple (one per output, None for an output no model output depends on):
+    all their consumers come later, so in the reverse sweep their gradients are complete."""
+    index = {id(n): i for i, n in enumerate(nodes)}
+    consumers = [0] * len(nodes)
+    plan, groups = [], {}
+    for i, node in enumerate(nodes):
+        if node.is_input:
+            continue
+        if node.group is None:
+            slots = i
+        elif id(node.group) in groups:
+            groups[id(node.group)][node.index] = i
+            continue
+        else:
+            slots = groups[id(node.group)] = [None] * len(node.group)
+            slots[node.index] = i
+        parents = tuple(index[id(p)] for p in node.parents)
+        for p in parents:
+            consumers[p] += 1
+        plan.append((slots, node.layer, parents))
+    return [(tuple(i) if isinstance(i, list) else i, layer, parents)
+            for i, layer, parents in plan], consumers
 
 
 def _fresh(base, taken):
