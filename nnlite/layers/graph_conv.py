@@ -97,7 +97,7 @@ class _GraphConv(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self._cached = None     # (adjacency object, its propagation matrix), training only
-        self._saved = None
+        self._x = self._matrix = self._saved = None
 
     def compute_output_shape(self, input_shape):
         what = f"{type(self).__name__} {self.name or self.default_name!r}"
@@ -145,17 +145,17 @@ class _GraphConv(Layer):
         if self.use_bias:
             z += self.params["bias"]
         y, saved = activate(self.activation, z, logits, None)
-        if training:
-            self._saved = (x, matrix, saved, logits)
+        if training:  # as Dense: ``_saved`` is what the activation's derivative needs
+            self._x, self._matrix, self._saved, self._logits = x, matrix, saved, logits
         return y
 
     def _dz(self, dy):
-        x, matrix, saved, logits = self._saved
-        return x, matrix, activation_grad(self.activation, dy, saved, logits, None)
+        return self._x, self._matrix, activation_grad(self.activation, dy, self._saved,
+                                                      self._logits, None)
 
     def release_buffers(self):
         super().release_buffers()
-        self._cached = self._saved = None
+        self._cached = self._x = self._matrix = self._saved = None
 
     def get_config(self):
         from .dense import kernel_bias_config
