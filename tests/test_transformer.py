@@ -172,3 +172,21 @@ def test_errors_name_the_layer_and_change_nothing():
     assert not decoder.multi_input and decoder.use_causal_mask
     with pytest.raises(ShapeError):
         built(TransformerEncoder(8, 2), (6,))
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_attention_scores_are_pytorchs_attention_weights(normalize_first):
+    torch = pytest.importorskip("torch")
+    layer = randomize(built(TransformerEncoder(8, 3, normalize_first=normalize_first), (T, D)))
+    x, mask = _x((B, T, D), 0), _padding([4, 3], T)
+    scores = layer.attention_scores(x, mask=mask)
+    net = torch_encoder(layer)
+    with torch.no_grad():
+        h = torch.tensor(x)
+        h = net.norm1(h) if normalize_first else h
+        _, weights = net.self_attn(h, h, h, key_padding_mask=torch.tensor(~mask),
+                                   average_attn_weights=False)
+    assert scores.shape == (B, 3, T, T)
+    real = mask[:, None, :, None] & np.ones((1, 3, 1, T), dtype=bool)   # real query rows
+    np.testing.assert_allclose(scores[real], weights.numpy()[real], rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(scores[~real], 0.0)      # padded queries attend to nothing

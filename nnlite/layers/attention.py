@@ -257,6 +257,15 @@ class MultiHeadAttention(Layer):
         return None if allowed is None else np.broadcast_to(allowed, (allowed.shape[0], t, s))
 
     def forward(self, xs, training=False, mask=None):
+        y, scores = self._attend(xs, training, mask)
+        return (y, scores) if self.return_attention_scores else y
+
+    def attention_scores(self, xs, mask=None):
+        """The attention weights A (batch, heads, T, S) for inputs ``xs`` (inference mode, no
+        dropout): row t of head h says where query t looks."""
+        return self._attend(xs, False, mask)[1]
+
+    def _attend(self, xs, training, mask):
         xs = xs if isinstance(xs, (list, tuple)) else [xs]
         idx = self._role_index(len(xs))
         query = xs[0]
@@ -297,7 +306,7 @@ class MultiHeadAttention(Layer):
         y = y.reshape(b, t, -1)
         if training:
             self._cache = (xs, idx, query, key, value, q, k, v, scores, keep, weights, context2)
-        return (y, scores) if self.return_attention_scores else y
+        return y, scores
 
     def backward(self, dy, input_grad=True):
         xs, idx, query, key, value, q, k, v, scores, keep, weights, context2 = self._cache

@@ -141,6 +141,13 @@ class _Block(Composite):
             f = norm.backward(f)
         return np.add(f, g, out=self._buffer("feedforward_dx", g.shape))
 
+    def attention_scores(self, x, mask=None):
+        """The self-attention weights (batch, heads, T, T) this block computes for its input
+        ``x`` (inference mode): row t of head h says where position t looks."""
+        mha, norm, _ = self._layers("self_attention")
+        h = norm.forward(x) if self.normalize_first else x
+        return mha.attention_scores([h], None if mask is None else [mask])
+
     # ------------------------------------------------------------------ config
     def get_config(self):
         config = super().get_config()
