@@ -30,11 +30,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import nnlite  # noqa: E402
+import nnlite.export  # noqa: E402  (to_torch; not imported by nnlite itself)
 from nnlite.layers import (Add, ClassToken, Dense, LayerNormalization, PatchEmbedding,  # noqa: E402
                            PositionEmbedding, SelectToken, TransformerEncoder)
 
 DESCRIPTION = ("ViT patch 7, dim 64, 4 heads, 2 pre-norm encoder blocks, GELU MLP 128, class "
-               "token, Adam, batch 64, 1 epoch on 1x28x28 images")
+               "token, Adam, batch 64, on 1x28x28 images")
 BATCH = 64
 LR = 0.001
 
@@ -167,7 +168,8 @@ def main(argv=None):
             print(f"epoch {epoch + 1:2d}  nnlite {acc_nnlite:.4f} ({t_nnlite:.1f} s)  "
                   f"torch {acc_torch:.4f} ({t_torch:.1f} s)", flush=True)
     result = {"command": "python benchmarks/vit.py " + " ".join(argv or sys.argv[1:]),
-              "description": DESCRIPTION, "args": vars(args),
+              "description": DESCRIPTION,
+              "args": {k: v for k, v in vars(args).items() if k != "out"},
               "load_average_before": load_before, "load_average_after": os.getloadavg(),
               "numpy": np.__version__, "torch": torch.__version__,
               "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "epochs": rows}

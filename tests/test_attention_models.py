@@ -89,3 +89,32 @@ def test_summary_and_plot_graph_with_two_outputs():
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert any(t.startswith("mha (MultiHeadAttention)\n(None, 4, 6) ·") for t in labels)
     assert any(t.startswith("mha:1 (MultiHeadAttention)\n(None, 2, 4, 4) ·") for t in labels)
+
+
+def test_whole_models_gradients_match_finite_differences():
+    from nnlite.gradcheck import check_model
+    from nnlite.layers import Add, ClassToken, PatchEmbedding, PositionEmbedding, SelectToken
+
+    images = nnlite.Input(shape=(2, 4, 4))
+    tokens = ClassToken()(PatchEmbedding(2, 6)(images))
+    tokens = Add()([tokens, PositionEmbedding(5)(tokens)])
+    tokens = TransformerEncoder(5, 2, activation="tanh", normalize_first=True)(tokens)
+    vit = nnlite.Model(images, Dense(3, activation="softmax")(SelectToken()(tokens)), seed=0,
+                       dtype="float64")
+    vit.compile("sparse_categorical_crossentropy", "adam")
+    rng = np.random.default_rng(0)
+    report = check_model(vit, rng.standard_normal((3, 2, 4, 4)), np.array([0, 2, 1]))
+    errors = {k: v for k, v in report.errors.items() if not k.endswith("key_bias")}
+    assert max(errors.values()) < 1e-6, str(report)
+
+    graph = nnlite.datasets.load_karate_club()
+    x_in, a_in = nnlite.Input(shape=(34,)), nnlite.Input(shape=(34,), sparse=True)
+    h = SAGEConv(3, activation="tanh")([x_in, a_in])
+    gcn = nnlite.Model([x_in, a_in], GCNConv(2, activation="softmax")([h, a_in]), seed=0,
+                       dtype="float64")
+    gcn.compile("sparse_categorical_crossentropy", "adam")
+    # the mean loss over 34 nodes makes many input-gradient entries tiny: the five-point
+    # stencil resolves them (the functions are smooth)
+    report = check_model(gcn, [graph.features.astype(np.float64), graph.adjacency],
+                         graph.labels, eps=1e-3, order=4)
+    assert "input:1" not in report.errors and report.max_error < 1e-6, str(report)
