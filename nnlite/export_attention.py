@@ -57,7 +57,8 @@ def _allowed(ctx, layer, query, value, attention_mask):
 
 def _mha(layer, ctx):
     torch, nn = ctx.torch, ctx.nn
-    roles = layer._roles or ("query", "value", "key", "attention_mask")[:len(layer.input_shape)]
+    count = len(layer.input_shape) if isinstance(layer.input_shape, list) else 1
+    roles = layer._roles or ("query", "value", "key", "attention_mask")[:count]
     p = layer.params
     h, e = layer.num_heads, p["query_kernel"].shape[0]
     native = _torch_layout(layer)

@@ -256,7 +256,7 @@ def test_keyword_call_two_outputs_fit_and_save_round_trip(tmp_path):
     before = model.get_weights()
     model.fit(x, [y, np.zeros((32, 2, T, S))], epochs=2, batch_size=8, verbose=0, seed=0)
     after = model.get_weights()
-    names = [f"{l}/{k}" for l, k, _ in nnlite.models.weights.weight_arrays(model.layers)]
+    names = [f"{layer}/{k}" for layer, k, _ in nnlite.models.weights.weight_arrays(model.layers)]
     for name, b, a in zip(names, before, after):
         if name.startswith("mha/") and name != "mha/key_bias":
             assert not np.array_equal(a, b), f"{name} did not train"
@@ -325,3 +325,20 @@ def test_config_round_trip_and_float32():
     a.release_buffers()
     a.forward(xs)                                   # inference keeps nothing
     assert a._cache is None and a._buffers == {}
+
+
+def test_self_attention_in_a_sequential_model():
+    model = nnlite.Sequential([MultiHeadAttention(2, 3, input_shape=(T, 6)), Flatten(),
+                               Dense(2)], seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="adam")
+    x, y = _x((5, T, 6), 0), _x((5, 2), 1)
+    report = nnlite.gradcheck.check_model(model, x, y)
+    assert max(v for k, v in report.errors.items() if not k.endswith("key_bias")) < 1e-6
+    graph_in = nnlite.Input(shape=(T, 6))
+    twin = nnlite.Model(graph_in, Dense(2)(Flatten()(MultiHeadAttention(2, 3)(graph_in))),
+                        seed=0, dtype="float64")
+    twin.set_weights(model.get_weights())
+    np.testing.assert_allclose(twin.predict(x), model.predict(x), rtol=1e-14)
+    again = nnlite.Sequential.from_config(model.get_config())
+    again.set_weights(model.get_weights())
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))

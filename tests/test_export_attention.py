@@ -58,6 +58,14 @@ def test_multi_head_attention_with_masks_and_scores(native, causal):
     assert ("MultiheadAttention" in kinds) == native
 
 
+def test_self_attention_in_sequential():
+    model = nnlite.Sequential([MultiHeadAttention(2, 3, input_shape=(T, 6)),
+                               MultiHeadAttention(3, 2, use_bias=False)], seed=0,
+                              dtype="float64")
+    model.build()
+    _same(_randomized(model), [_x((2, T, 6))])
+
+
 @pytest.mark.parametrize("normalize_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu", "silu"])
 def test_transformer_encoder(normalize_first, activation):

@@ -109,7 +109,7 @@ def test_container_names_views_and_counts():
                                Flatten(), Dense(2)], seed=0, dtype="float64")
     model.build()
     enc = model.layers[0]
-    assert [l.name for l in enc.sublayers] == [
+    assert [sub.name for sub in enc.sublayers] == [
         "enc/self_attention", "enc/self_attention_layer_norm", "enc/self_attention_dropout",
         "enc/feedforward_layer_norm", "enc/feedforward_intermediate_dense",
         "enc/feedforward_output_dense", "enc/feedforward_dropout"]

@@ -4,15 +4,16 @@ For a query sequence X_q (batch, T, D_q), a value sequence X_v (batch, S, D_v) a
 sequence X_k (batch, S, D_k) (key defaults to value, value to the query: self-attention), per
 head h with Keras 3's weight layout:
 
-    Q_h = X_q W_q[:, h] + b_q[h]                 W_q: (D_q, heads, key_dim),   b_q: (heads, key_dim)
+    Q_h = X_q W_q[:, h] + b_q[h]                 W_q: (D_q, heads, key_dim), b_q: (heads, key_dim)
     K_h = X_k W_k[:, h] + b_k[h]                 W_k: (D_k, heads, key_dim)
     V_h = X_v W_v[:, h] + b_v[h]                 W_v: (D_v, heads, value_dim)
     A_h = softmax(Q_h K_hᵀ / √key_dim  where allowed, over the S keys)      (batch, T, S)
     Y   = Σ_h (A_h V_h) W_o[h] + b_o             W_o: (heads, value_dim, out), Y: (batch, T, out)
 
-``A`` is the "attention scores" output (before dropout).  Backward, with P = A (dropout on A
-multiplies both passes by the same mask):  dA_h = dC_h V_hᵀ,  dV_h = A_hᵀ dC_h,
-dL_h = A_h ⊙ (dA_h - Σ_s dA_h ⊙ A_h)  (softmax),  dQ_h = dL_h K_h / √key_dim,  dK_h = dL_hᵀ Q_h / √key_dim.
+``A`` is the "attention scores" output (before dropout; dropout multiplies A by one mask in
+both passes).  Backward, with the context C_h = A_h V_h and the logits L_h = Q_h K_hᵀ / √key_dim:
+    dA_h = dC_h V_hᵀ,  dV_h = A_hᵀ dC_h,  dL_h = A_h ⊙ (dA_h - Σ_s dA_h ⊙ A_h)   (softmax)
+    dQ_h = dL_h K_h / √key_dim,  dK_h = dL_hᵀ Q_h / √key_dim
 
 **Masks.** Keras's convention: True (or 1) = *may attend*.  The allowed (T, S) pattern is the
 AND of ``attention_mask`` (batch, T, S), the causal mask (query t sees keys s ≤ t) and the
@@ -93,7 +94,8 @@ class MultiHeadAttention(Layer):
     In the graph API, ``mha(query, value=None, key=None, attention_mask=None,
     use_causal_mask=False, return_attention_scores=False)`` with graph nodes (``mha(x)`` is
     self-attention); with ``return_attention_scores=True`` the call gives two nodes, the output
-    (batch, T, out) and the scores (batch, heads, T, S).  ``output_shape``: the output's last
+    (batch, T, out) and the scores (batch, heads, T, S).  In a ``Sequential`` model it is
+    self-attention on the previous layer's output.  ``output_shape``: the output's last
     axis (default: the query's features).  Parameters ``query_kernel``/``query_bias``,
     ``key_*``, ``value_*``, ``output_kernel``/``output_bias`` in Keras 3's shapes; kernels are
     initialized with the fans of the equivalent Dense layer (D → heads·key_dim, ...).
@@ -206,7 +208,9 @@ class MultiHeadAttention(Layer):
         shapes = [tuple(s) for s in (input_shape if isinstance(input_shape, list)
                                      else [input_shape])]
         self.output_shape = self.compute_output_shape(shapes)
-        self.input_shape, self.dtype, self.built = shapes, np.dtype(dtype), True
+        self.dtype, self.built = np.dtype(dtype), True
+        # a list for graph calls (one shape per input); one shape in Sequential
+        self.input_shape = shapes if isinstance(input_shape, list) else shapes[0]
         q, v, k = self._shapes(shapes)
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         out = self.output_dim or q[1]
@@ -266,7 +270,8 @@ class MultiHeadAttention(Layer):
         return self._attend(xs, False, mask)[1]
 
     def _attend(self, xs, training, mask):
-        xs = xs if isinstance(xs, (list, tuple)) else [xs]
+        listed = isinstance(xs, (list, tuple))  # a bare array: self-attention (Sequential)
+        xs = xs if listed else [xs]
         idx = self._role_index(len(xs))
         query = xs[0]
         value = xs[idx["value"]] if "value" in idx else query
@@ -305,11 +310,13 @@ class MultiHeadAttention(Layer):
             y += self.params["output_bias"]
         y = y.reshape(b, t, -1)
         if training:
-            self._cache = (xs, idx, query, key, value, q, k, v, scores, keep, weights, context2)
+            self._cache = (xs, idx, query, key, value, q, k, v, scores, keep, weights, context2,
+                           listed)
         return y, scores
 
     def backward(self, dy, input_grad=True):
-        xs, idx, query, key, value, q, k, v, scores, keep, weights, context2 = self._cache
+        xs, idx, query, key, value, q, k, v, scores, keep, weights, context2, listed = \
+            self._cache
         dscores = None
         if self.return_attention_scores:
             dy, dscores = dy
@@ -349,7 +356,7 @@ class MultiHeadAttention(Layer):
             grads[idx["value"]] = dx["value"] + dx["key"]
         else:
             grads[idx["value"]], grads[idx["key"]] = dx["value"], dx["key"]
-        return grads
+        return grads if listed else grads[0]
 
     def _project_backward(self, name, x, d, input_grad):
         """Parameter gradients of one projection from d (batch, heads, L, width); returns dX."""
@@ -375,7 +382,10 @@ class MultiHeadAttention(Layer):
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        return {"name": self.name, "num_heads": self.num_heads, "key_dim": self.key_dim,
+        config = super().get_config()
+        if isinstance(self.input_shape, list):  # several inputs: the graph gives the shapes
+            config.pop("input_shape", None)
+        return {**config, "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
                 "output_shape": self.output_dim,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
