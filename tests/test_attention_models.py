@@ -118,3 +118,25 @@ def test_whole_models_gradients_match_finite_differences():
     report = check_model(gcn, [graph.features.astype(np.float64), graph.adjacency],
                          graph.labels, eps=1e-3, order=4)
     assert "input:1" not in report.errors and report.max_error < 1e-6, str(report)
+
+
+def test_a_file_cannot_make_a_composite_allocate_more_than_it_holds(tmp_path):
+    import json
+    import zipfile
+
+    model = nnlite.Sequential([TransformerEncoder(8, 2, input_shape=(T, 6)), Flatten(),
+                               Dense(2)], seed=0)
+    model.compile("mse", "adam")
+    model.save(tmp_path / "good.nnlite")
+    with zipfile.ZipFile(tmp_path / "good.nnlite") as good, \
+            zipfile.ZipFile(tmp_path / "bad.nnlite", "w") as bad:
+        for item in good.infolist():
+            data = good.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["model"]["config"]["layers"][0]["config"]["intermediate_dim"] = 10**9
+                data = json.dumps(config).encode()
+            bad.writestr(item, data)
+    # the sublayers are made at build, and still get the file's allocation budget
+    with pytest.raises(nnlite.errors.FormatError, match="needs 24000000000 bytes"):
+        nnlite.load_model(tmp_path / "bad.nnlite")
