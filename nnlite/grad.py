@@ -149,6 +149,8 @@ def _norm(a):
     entries beyond ~1e154 in float64, ~1e19 in float32, though the norm itself is finite)."""
     if a is None:
         return None
+    if not isinstance(a, np.ndarray):  # a scipy.sparse adjacency: the norm of its entries
+        a = a.data
     scale = float(np.max(np.abs(a))) if a.size else 0.0
     if scale == 0.0 or not np.isfinite(scale):
         return scale
@@ -184,6 +186,6 @@ def _sweep_unpreserved(model, x, seed, logits):
             g = layers[i].backward(g)
         grads[0] = dx = g
     model._trace = {"values": [_norm(v) for v in values], "grads": [_norm(g) for g in grads]}
-    if isinstance(dx, list):
-        return [d.copy() for d in dx]
+    if isinstance(dx, list):  # None for an input no gradient reaches (a mask, an adjacency)
+        return [None if d is None else d.copy() for d in dx]
     return dx.copy()

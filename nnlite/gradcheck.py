@@ -132,8 +132,9 @@ def check_loss(loss, y_pred, y_true, eps=1e-6, tolerance=1e-6) -> GradCheckRepor
 def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckReport:
     """Check a compiled model's gradients of its training loss — the regularizers' penalties
     included — w.r.t. every parameter and the input (each input, reported as ``input:k``, for
-    a graph model with several inputs; ``x``/``y`` are then lists).  ``order=4``: the
-    five-point stencil (see ``_numeric``).  Finite differences need float64: a float32 model is
+    a graph model with several inputs; ``x``/``y`` are then lists; inputs no gradient
+    reaches, such as masks and adjacencies, are skipped).  ``order=4``: the five-point stencil
+    (see ``_numeric``).  Finite differences need float64: a float32 model is
     checked through a float64 copy with the same weights (``report.note`` says so).  The model
     is unchanged afterwards (no optimizer step)."""
     model._require_compiled("check_model")
@@ -157,11 +158,13 @@ def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckRepo
     dx = model._backward(loss._backward(), True)
     for param, grad, reg in regs:
         reg.add_gradient(param, grad)
-    dx = [np.array(d, dtype=np.float64) for d in dx] if multi else np.array(dx, np.float64)
+    dx = [None if d is None else np.array(d, dtype=np.float64) for d in dx] if multi \
+        else np.array(dx, np.float64)
     report = GradCheckReport(tolerance=tolerance, note=note)
     if multi:
         for k, (d, v) in enumerate(zip(dx, x)):
-            report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
+            if d is not None:  # None: no gradient flows into this input (a mask, an adjacency)
+                report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
     else:
         report.errors["input"] = relative_error(dx, _numeric(f, x, eps, order))
     for layer in leaf_layers(model.layers):

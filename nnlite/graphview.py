@@ -25,13 +25,13 @@ def _graph(model):
     """(labels, parents) per node in topological order, for graph and sequential models."""
     if hasattr(model, "nodes"):
         index = {id(n): i for i, n in enumerate(model.nodes)}
-        return ([_node_text(n.layer, n.name, n.shape) for n in model.nodes],
+        return ([_node_text(n.layer, n.label, n.shape) for n in model.nodes],
                 [[index[id(p)] for p in n.parents] for n in model.nodes])
     shape = model.input_shape
     texts = [_node_text(None, "input", shape)]
     parents = [[]]
     for i, layer in enumerate(model.layers):
-        texts.append(_node_text(layer, None, layer.output_shape))
+        texts.append(_node_text(layer, layer.name, layer.output_shape))
         parents.append([i])
     return texts, parents
 
@@ -51,7 +51,7 @@ def _node_text(layer, name, shape):
     if inner:
         kind += ": " + " → ".join(type(l).__name__ for l in inner)
     count = layer.count_params() if layer.built else 0
-    return f"{layer.name} ({kind})\n{_shape(layer.output_shape)} · {count:,} params"
+    return f"{name} ({kind})\n{_shape(shape)} · {count:,} params"  # a node's own shape
 
 
 def _depths(parents):

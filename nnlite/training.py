@@ -153,12 +153,25 @@ class _Batches:
     allocated once for the whole run."""
 
     def __init__(self, arrays, batch_size, gather):
+        from .errors import ConfigError
+
         self.arrays = arrays
+        self.n = arrays[0].shape[0]
+        for a in arrays:
+            if not isinstance(a, np.ndarray) and (batch_size < self.n or a.shape[0] != a.shape[1]):
+                # a scipy.sparse graph adjacency: its rows cannot be cut or gathered
+                raise ConfigError(
+                    f"fit: a graph model with a sparse adjacency trains on the whole graph "
+                    f"({a.shape[0]} nodes) in one batch; pass batch_size='full' and no "
+                    f"validation_split (got batch_size={batch_size}; choose the training "
+                    "nodes with sample_weight)")
         self.buffers = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype)
                         for a in arrays] if gather else None
 
     def __call__(self, order, start, stop):
         if order is None:
+            if start == 0 and stop == self.n:  # the full batch: the arrays themselves
+                return list(self.arrays)
             return [a[start:stop] for a in self.arrays]
         idx, size = order[start:stop], stop - start
         return [np.take(a, idx, axis=0, out=b[:size], mode="clip")

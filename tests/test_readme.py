@@ -15,6 +15,9 @@ def test_readme_python_blocks_run(capsys):
     assert namespace["saliency"].shape == (8, 784)
     assert namespace["history"].history["val_accuracy"][-1] > 0.85
     assert namespace["scores"].mean() > 0.7
+    club, communities = namespace["club"], namespace["communities"]
+    assert (communities == club.labels).sum() >= 32          # 30 of the 32 unlabelled, and 0, 33
+    assert namespace["attention"].output_shape == [(5, 8), (2, 5, 7)]
 
 
 def test_readme_starts_with_the_two_setup_commands():

@@ -28,8 +28,15 @@ FACTORIES = {
     "Conv2D": lambda: REGISTRY["Conv2D"](2, 3, padding="same", activation="relu"),
     "Reshape": lambda: REGISTRY["Reshape"]((5, 1)),
     "Dropout": lambda: Dropout(0.3),
+    "PositionEmbedding": lambda: REGISTRY["PositionEmbedding"](8),
+    "TransformerEncoder": lambda: REGISTRY["TransformerEncoder"](8, 2, dropout=0.1),
+    "TransformerDecoder": lambda: REGISTRY["TransformerDecoder"](8, 2, normalize_first=True),
+    "PatchEmbedding": lambda: REGISTRY["PatchEmbedding"](3, 4),
 }
-SHAPES = [(5,), (2, 6, 6)]
+SHAPES = [(5,), (2, 6, 6), (6, 4)]
+# layers whose models need inputs this generic test cannot make (sequences with attention
+# masks, a sparse adjacency): tests/test_attention_models.py round-trips them the same way
+ROUND_TRIPPED_ELSEWHERE = {"MultiHeadAttention", "GCNConv", "SAGEConv"}
 Residual = REGISTRY.get("Residual")
 
 
@@ -62,17 +69,22 @@ def _single_layer_model(name):
     raise AssertionError(f"no input shape in {SHAPES} builds layer {name}; add it to FACTORIES")
 
 
-def _train(model, x, y, epochs=1):
-    return model.fit(x, y, epochs=epochs, batch_size=4, verbose=0).history
+def _train(model, x, y, epochs=1, batch_size=4):
+    return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0).history
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - ROUND_TRIPPED_ELSEWHERE))
 def test_every_registered_layer_round_trips(tmp_path, name):
     model, shape = _single_layer_model(name)
-    model.compile(nnlite.optimizers.Adam(learning_rate=0.01), "mse")
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((12, *shape)), rng.standard_normal((12, 2))
-    _train(model, x, y)
+    check_round_trip(tmp_path, model, x, y)
+
+
+def check_round_trip(tmp_path, model, x, y, batch_size=4):
+    """Save, load: same config, weights, predictions, optimizer state and continued training."""
+    model.compile(nnlite.optimizers.Adam(learning_rate=0.01), "mse")
+    _train(model, x, y, 1, batch_size)
     path = tmp_path / "model.nnlite"
     model.save(path)
     loaded = nnlite.load_model(path)
@@ -84,7 +96,7 @@ def test_every_registered_layer_round_trips(tmp_path, name):
     assert _equal(list(loaded.optimizer.get_state().values()),
                   list(model.optimizer.get_state().values()))
     # continued training (the model's own generator shuffles; Dropout has its own) is identical
-    assert _train(loaded, x, y, 2) == _train(model, x, y, 2)
+    assert _train(loaded, x, y, 2, batch_size) == _train(model, x, y, 2, batch_size)
     assert _equal(loaded.get_weights(), model.get_weights())
 
 

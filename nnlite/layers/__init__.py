@@ -1,23 +1,31 @@
-"""Layers: ``Dense``, the activation layers, and the ``Layer`` base class."""
+"""Layers: ``Dense``, the activation layers, convolutions, attention and Transformer blocks,
+graph convolutions, and the ``Layer`` base class."""
 from .activations import (ELU, GELU, Activation, HardSigmoid, Identity, LeakyReLU, ReLU, Sigmoid,
                           SiLU, Softmax, Softplus, Softsign, Swish, Tanh)
+from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
+from .graph_conv import GCNConv, SAGEConv
 from .merge import Add, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
+from .patches import ClassToken, PatchEmbedding, SelectToken
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       MaxPool2D, MaxPooling2D)
+from .position import PositionEmbedding, SinePositionEncoding
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
+from .transformer import TransformerDecoder, TransformerEncoder
 
 __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
            "Softmax", "Identity", "Add", "Subtract", "Multiply", "Concatenate", "Residual",
            "GELU", "ELU", "SiLU", "Swish", "Softsign", "HardSigmoid", "Conv2D", "MaxPool2D",
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
-           "LayerNormalization", "REGISTRY", "layer_from_spec"]
+           "LayerNormalization", "MultiHeadAttention", "PositionEmbedding",
+           "SinePositionEncoding", "TransformerEncoder", "TransformerDecoder", "PatchEmbedding",
+           "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "REGISTRY", "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
 REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
@@ -26,6 +34,9 @@ REGISTRY.update({cls.__name__: cls for cls in (Add, Subtract, Multiply, Concaten
 REGISTRY.update({cls.__name__: cls for cls in (
     GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
+REGISTRY.update({cls.__name__: cls for cls in (
+    MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
+    TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv)})
 
 
 def __getattr__(name):

@@ -171,6 +171,29 @@ class Layer:
     #: True for layers taking several inputs (merges): ``build`` gets a list of shapes,
     #: ``forward`` a list of arrays, and ``backward`` returns a list of ``dx`` (one per input).
     multi_input = False
+    #: True for a layer whose (graph) call gives several outputs (MultiHeadAttention with
+    #: ``return_attention_scores=True``): ``compute_output_shape`` returns a list of shapes,
+    #: ``forward`` a tuple of arrays, and ``backward`` receives a list of upstream gradients
+    #: (None for an output that gets none).  See ``nnlite.models.graph_build``.
+    multi_output = False
+
+    # ------------------------------------------------------------------ masks
+    #: True for layers whose ``forward`` takes ``mask=None`` as a keyword
+    #: (``forward(x, training=False, mask=None)``): a boolean (batch, time) array, True = a
+    #: real step; multi-input layers get a list of masks (None entries allowed).
+    supports_masking = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output for ``inputs`` carrying ``mask``.  Default: the mask
+        passes unchanged when the output keeps the (batch, time) leading axes, else None.
+        Layers that create masks or drop the time axis override it."""
+        if mask is None or isinstance(mask, (list, tuple)):
+            return None
+        out = self.output_shape
+        if out is None or isinstance(out, list) or len(out) < 2 \
+                or np.ndim(mask) != 2 or out[0] != np.shape(mask)[1]:
+            return None
+        return mask
 
     def __call__(self, inputs):
         """Symbolic call for the graph API: ``h = Dense(8)(x)`` on a node from ``nnlite.Input``

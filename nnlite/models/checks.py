@@ -12,7 +12,7 @@ import numpy as np
 from .. import losses, optimizers
 from ..errors import ConfigError, DTypeError, InputValueError, ShapeError
 
-__all__ = ["chunk_size", "check_array", "check_targets", "check_callbacks",
+__all__ = ["chunk_size", "check_array", "check_adjacency", "check_targets", "check_callbacks",
            "check_compile_order", "check_verbose", "warn_ignored_from_logits"]
 
 _PREDICT_CHUNK = 4096
@@ -33,6 +33,9 @@ def chunk_size(batch_size, what) -> int:
 def check_array(x, what, expected, dtype, first_layer=None, model_name=None):
     """``x`` as a C-contiguous array of ``dtype`` with shape ``(batch, *expected)`` (any feature
     shape when ``expected`` is None), non-empty, real and finite."""
+    if _is_sparse(x):
+        raise DTypeError(f"{what} is a scipy.sparse matrix; declare its input with "
+                         "nnlite.Input(shape=(N,), sparse=True) (a graph adjacency)")
     try:
         x = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested lists
@@ -67,6 +70,46 @@ def check_array(x, what, expected, dtype, first_layer=None, model_name=None):
                 "model with dtype='float64' or rescale the inputs")
         raise InputValueError(f"{what} contains NaN or inf")
     return x
+
+
+def _is_sparse(x) -> bool:
+    return not isinstance(x, np.ndarray) and hasattr(x, "tocsr") and hasattr(x, "nnz")
+
+
+def check_adjacency(a, what, n, dtype):
+    """A graph adjacency for an ``Input(shape=(n,), sparse=True)``: a new CSR matrix (n, n) of
+    ``dtype`` with finite entries, from a ``scipy.sparse`` matrix or from an edge list (an int
+    array (E, 2), row (i, j) giving A[i, j] = 1, repeated edges counted once).  Never dense."""
+    import scipy.sparse as sp
+
+    if _is_sparse(a):
+        if a.shape != (n, n):
+            raise ShapeError(f"{what} must be a sparse adjacency of shape ({n}, {n}), got "
+                             f"{a.shape}")
+        if a.dtype.kind not in "biuf":
+            raise DTypeError(f"{what} must hold real numbers, got dtype {a.dtype}")
+        out = sp.csr_matrix(a, dtype=dtype, copy=True)  # a new object: see GCNConv's cache
+        out.sum_duplicates()
+        if not np.isfinite(out.data).all():
+            raise InputValueError(f"{what} contains NaN or inf")
+        return out
+    try:
+        edges = np.asarray(a)
+    except (ValueError, TypeError):
+        edges = None
+    if edges is None or edges.dtype.kind not in "iu" or edges.ndim != 2 or edges.shape[1] != 2:
+        got = f"an array of shape {edges.shape} and dtype {edges.dtype}" if edges is not None \
+            else type(a).__name__
+        raise ShapeError(f"{what} is a sparse input: give a scipy.sparse matrix of shape ({n}, "
+                         f"{n}) or an edge list, an int array of shape (E, 2); got {got}")
+    if edges.size and (edges.min() < 0 or edges.max() >= n):
+        raise InputValueError(f"{what}: edge list entries must be node indices in [0, {n}), "
+                              f"got values in [{edges.min()}, {edges.max()}]")
+    out = sp.csr_matrix((np.ones(len(edges), dtype=dtype), (edges[:, 0], edges[:, 1])),
+                        shape=(n, n))
+    out.sum_duplicates()
+    out.data[:] = 1  # a repeated edge is one edge
+    return out
 
 
 def check_targets(model, x, y):

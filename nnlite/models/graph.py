@@ -32,9 +32,9 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
-from .checks import check_compile_order, check_verbose, chunk_size
-from .graph_build import (Input, Node, assign_names, check_graph, graph_config, graph_from_config,
-                          topological_order)
+from .checks import check_adjacency, check_compile_order, check_verbose, chunk_size
+from .graph_build import (Input, Node, assign_names, check_graph, execution_plan, graph_config,
+                          graph_from_config, topological_order)
 from .output_losses import LossTracker, WeightedLosses
 
 __all__ = ["Model", "Input", "Node"]
@@ -59,20 +59,14 @@ class Model(BaseModel):
         self.nodes = topological_order(self.outputs)
         check_graph(self.inputs, self.outputs, self.nodes)
         assign_names(self.inputs, self.nodes)
-        self.layers = [n.layer for n in self.nodes if not n.is_input]
+        self.layers = list(dict.fromkeys(n.layer for n in self.nodes if not n.is_input))
         index = {id(n): i for i, n in enumerate(self.nodes)}
         self._input_index = [index[id(n)] for n in self.inputs]
         self._output_index = [index[id(n)] for n in self.outputs]
-        consumers = [0] * len(self.nodes)
-        #: (node index, layer, parent indices) in topological order, inputs excluded
-        self._plan = []
-        for i, node in enumerate(self.nodes):
-            parents = tuple(index[id(p)] for p in node.parents)
-            for p in parents:
-                consumers[p] += 1
-            if not node.is_input:
-                self._plan.append((i, node.layer, parents))
-        self._consumers = consumers
+        self._sparse = any(n.sparse for n in self.inputs)
+        #: (node index, layer, parent indices) in topological order, inputs excluded (see
+        #: graph_build.execution_plan for calls with several outputs)
+        self._plan, self._consumers = execution_plan(self.nodes)
         self._trace = None          # (values, grads) of the last traced pass, for plot_graph
         self._loss_weights = None
         if self._seeded:
@@ -194,7 +188,8 @@ class Model(BaseModel):
         if not self._multi_in:
             return super()._check_x(x, what)
         xs = self._as_list(x, self.inputs, what)
-        out = [self._check_array(v, f"{what}[{k}] (input {n.name!r})", n.shape)
+        out = [check_adjacency(v, f"{what}[{k}] (input {n.name!r})", n.shape[0], self.dtype)
+               if n.sparse else self._check_array(v, f"{what}[{k}] (input {n.name!r})", n.shape)
                for k, (v, n) in enumerate(zip(xs, self.inputs))]
         lengths = {v.shape[0] for v in out}
         if len(lengths) != 1:
@@ -250,12 +245,17 @@ class Model(BaseModel):
             values[i] = v
         heads = self._logit_heads(logits)
         for i, layer, parents in self._plan:
-            if layer.multi_input:
-                values[i] = layer.forward([values[p] for p in parents], training)
-            elif i in heads:
-                values[i] = layer.forward(values[parents[0]], training, logits=True)
+            args = [values[p] for p in parents] if layer.multi_input else values[parents[0]]
+            if i in heads:
+                out = layer.forward(args, training, logits=True)
             else:
-                values[i] = layer.forward(values[parents[0]], training)
+                out = layer.forward(args, training)
+            if type(i) is tuple:  # a multi-output call
+                for j, v in zip(i, out):
+                    if j is not None:
+                        values[j] = v
+            else:
+                values[i] = out
         if record is not None:
             record["values"] = values
         outs = [values[i] for i in self._output_index]
@@ -272,7 +272,11 @@ class Model(BaseModel):
         return self._run_backward(dy, input_grad, None)
 
     def _run_backward(self, dy, input_grad, record):
-        """Reverse topological sweep; a node's gradient is the sum over its consumers."""
+        """Reverse topological sweep; a node's gradient is the sum over its consumers.
+
+        Every layer's ``backward`` runs (it fills the parameter gradients), with
+        ``input_grad=False`` when all its parents are model inputs and ``input_grad`` is False.
+        An input that receives no gradient (a mask, a sparse adjacency) gets ``None``."""
         grads = [None] * len(self.nodes)
         owned = set()  # gradients we allocated (safe to add into in place)
 
@@ -290,17 +294,20 @@ class Model(BaseModel):
             accumulate(i, g)
         nodes = self.nodes
         for i, layer, parents in reversed(self._plan):
-            g = grads[i]
+            g = [grads[j] if j is not None else None for j in i] if type(i) is tuple \
+                else grads[i]
+            if g is None or (type(g) is list and all(d is None for d in g)):
+                # every path from here ends in an argument without a gradient (a mask)
+                for grad in layer.grads.values():
+                    grad[...] = 0
+                continue
             need = input_grad or not all(nodes[p].is_input for p in parents)
-            if layer.multi_input:
-                if not need:
-                    continue
-                for p, d in zip(parents, layer.backward(g)):
-                    accumulate(p, d)
-            else:
-                d = layer.backward(g, need)
-                if need:
-                    accumulate(parents[0], d)
+            d = layer.backward(g, need)
+            if not need:
+                continue
+            for p, dp in zip(parents, d) if layer.multi_input else ((parents[0], d),):
+                if dp is not None:
+                    accumulate(p, dp)
         if record is not None:
             record["grads"] = grads
         if not input_grad:
@@ -325,14 +332,14 @@ class Model(BaseModel):
         xs = x if self._multi_in else [x]
         ys = y if self._multi_out else [y]
         n = xs[0].shape[0]
-        chunk = batch_size or 4096
+        chunk = self._chunk(batch_size or 4096, n)
         self._reset_metrics()
         loss = self._train_loss if self._multi_out else WeightedLosses([self._train_loss], [1.0])
         mean = loss.reduction == "mean"
         total = 0.0
         for start in range(0, n, chunk):
-            xb = [v[start:start + chunk] for v in xs]
-            yb = [v[start:start + chunk] for v in ys]
+            xb = [v[start:start + chunk] for v in xs] if chunk < n else xs
+            yb = [v[start:start + chunk] for v in ys] if chunk < n else ys
             outs = self._forward(xb if self._multi_in else xb[0], False, self._fused)
             outs = outs if self._multi_out else [outs]
             value = loss.forward_many(outs, yb, self._loss_trackers)
@@ -360,14 +367,20 @@ class Model(BaseModel):
         xs = self._check_x(x)
         xs = xs if self._multi_in else [xs]
         n = xs[0].shape[0]
+        chunk = self._chunk(chunk, n)
         parts = []
         for start in range(0, n, chunk):
-            xb = [v[start:start + chunk] for v in xs]
+            xb = [v[start:start + chunk] for v in xs] if chunk < n else xs
             out = self._forward(xb if self._multi_in else xb[0], False, False)
             parts.append(out if self._multi_out else [out])
         outs = [np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
                 for k in range(len(self.outputs))]
         return outs if self._multi_out else outs[0]
+
+    def _chunk(self, chunk, n):
+        """Rows per pass: ``chunk``, except that a model taking a sparse graph adjacency runs
+        all ``n`` node rows at once (a graph's rows cannot be cut)."""
+        return n if self._sparse else chunk
 
     def predict_proba(self, x, batch_size=None):
         if self._multi_out:

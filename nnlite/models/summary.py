@@ -5,6 +5,8 @@ from .weights import leaf_layers
 
 
 def _shape(shape):
+    if isinstance(shape, list):  # a layer with several inputs' shapes or several outputs
+        return ", ".join(_shape(s) for s in shape)
     return "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
 
 
