@@ -22,7 +22,7 @@ Fixup, Zhang et al. 2019): the stack then grows h, and the gradient, by at most 
 in squared norm, at any depth.  At d = 1 all ReLU variants are the same network.
 
     >>> results = depth_study(activations=("sigmoid", "relu+residual"), depths=(8,), epochs=1,
-    ...                       data="spirals", progress=False)   # 3,000 points: a fraction of a second
+    ...                       data="spirals", progress=False)   # 3,000 points: < 1 s
     >>> [(row["activation"], row["first_grad_init"] < 1e-4) for row in results.table()]
     [('sigmoid', True), ('relu+residual', False)]
     >>> results.to_csv("depth.csv")                              # doctest: +SKIP
