@@ -46,3 +46,12 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
         code = compile(block, f"docs/{page} (python block {i + 1})", "exec")
         exec(code, namespace)  # noqa: S102 (our own documentation)
     assert os.getcwd() == str(tmp_path)
+
+
+def test_readme_links_to_files_that_exist():
+    readme = DOCS.parent / "README.md"
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme.read_text(encoding="utf-8"))
+    local = [link for link in links if not re.match(r"^[a-z]+:", link)]
+    assert any(link.startswith("docs/") for link in local)
+    missing = [link for link in local if not (DOCS.parent / link).exists()]
+    assert missing == []
