@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
-_IMPORT = re.compile(r"^\s*(?:from\s+([A-Za-z_]\w*)|import\s+([\w., ]+))", re.M)
+_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+_IMPORT = re.compile(r"^\s*(?:from\s+([A-Za-z_]\w*)|import\s+([\w., ]+))", re.MULTILINE)
 
 PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")
                if _BLOCK.search(p.read_text(encoding="utf-8")))
@@ -55,3 +55,27 @@ def test_readme_links_to_files_that_exist():
     assert any(link.startswith("docs/") for link in local)
     missing = [link for link in local if not (DOCS.parent / link).exists()]
     assert missing == []
+
+
+def _reference_targets():
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "reference").glob("*.md"))
+    return set(re.findall(r"^::: ([\w.]+)", text, re.MULTILINE))
+
+
+def test_every_registered_layer_has_an_api_entry():
+    from nnlite.layers import REGISTRY
+
+    targets = _reference_targets()
+    missing = sorted(name for name in REGISTRY if f"nnlite.layers.{name}" not in targets)
+    assert missing == [], f"add '::: nnlite.layers.<name>' to docs/reference/layers.md: {missing}"
+
+
+def test_every_public_module_is_in_the_api_reference():
+    import nnlite
+
+    targets = _reference_targets()
+    modules = [name for name in nnlite.__all__ if not name[0].isupper() and name not in
+               ("load_model", "__version__", "models", "layers", "graphview")]
+    covered = {t for t in targets if t.count(".") == 1}
+    missing = sorted(m for m in modules if f"nnlite.{m}" not in covered)
+    assert missing == [], f"no '::: nnlite.<module>' page entry for {missing}"

@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from browser import Browser, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +42,7 @@ def site():
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
                             str(folder)], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
+                           timeout=600, check=False)
     assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.stdout}{build.stderr}"
     return folder
 

@@ -19,7 +19,7 @@ import nnlite
 
 #: modules that import an optional package at their top
 MODULE_NEEDS = {"nnlite.sklearn": "sklearn"}
-_IMPORT = re.compile(r"^\s*(?:from\s+([A-Za-z_]\w*)|import\s+([\w., ]+))", re.M)
+_IMPORT = re.compile(r"^\s*(?:from\s+([A-Za-z_]\w*)|import\s+([\w., ]+))", re.MULTILINE)
 
 
 def _imported_packages(source):

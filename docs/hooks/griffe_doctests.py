@@ -53,6 +53,6 @@ def fence_doctests(text: str) -> str:
 class DoctestFences(griffe.Extension):
     """Fence the bare doctest runs of every docstring (see the module docstring)."""
 
-    def on_instance(self, *, obj, **kwargs) -> None:  # noqa: D102
+    def on_instance(self, *, obj, **kwargs) -> None:
         if obj.docstring is not None:
             obj.docstring.value = fence_doctests(obj.docstring.value)

@@ -6,11 +6,12 @@ The site shows files that live outside ``docs/`` without copying them by hand:
   outputs).  The nav entry ``notebooks/*.ipynb`` expands to every notebook that exists, so a new
   notebook (07, 08, ...) appears in the nav when it lands in ``notebooks/``.
 * ``<!-- include: PATH -->`` in a page is replaced by the markdown file ``PATH`` (relative to
-  the repository root); ``<!-- include: PATH#slug -->`` by the body of its section whose heading
-  slugifies to ``slug`` (up to the next heading of any level), and ``PATH#slug/LANG`` the first
-  ```` ```LANG ```` code block of that section (the README's set-up commands).  Relative links and images of
-  the included text are rewritten to work from the page: images and files the site publishes
-  (``ASSETS``) become site links, other repository paths become code spans.
+  the repository root); ``<!-- include: PATH#slug -->`` by the body of its section whose
+  heading slugifies to ``slug`` (up to the next heading of any level), and ``PATH#slug/LANG``
+  by the first ```` ```LANG ```` code block of that section (the README's set-up commands).
+  Relative links and images of the included text are rewritten to work from the page: images
+  and files the site publishes (``ASSETS``) become site links, other repository paths become
+  code spans.
 * ``<!-- notebook: 07 -->`` becomes a link to ``notebooks/07_*.ipynb`` titled by the notebook's
   first heading, or, while that notebook does not exist yet, a plain note saying so — so a
   page can name a notebook of a branch that is not merged and still build with ``--strict``.
@@ -34,7 +35,7 @@ NOTEBOOKS = "notebooks/*.ipynb"
 ASSETS = ("benchmarks/results/*.png", "tests/reliability/figures/*.png")
 
 _INCLUDE = re.compile(r"^<!--\s*include:\s*(?P<path>[^#\s]+)"
-                      r"(?:#(?P<slug>[\w-]+)(?:/(?P<lang>\w+))?)?\s*-->\s*$", re.M)
+                      r"(?:#(?P<slug>[\w-]+)(?:/(?P<lang>\w+))?)?\s*-->\s*$", re.MULTILINE)
 _NOTEBOOK = re.compile(r"<!--\s*notebook:\s*(?P<number>\d\d)\s*-->")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LINK = re.compile(r"(!?\[[^\]]*\])\(([^)\s]+)\)")
@@ -111,7 +112,7 @@ def _section(text: str, slug: str, where: str) -> str:
 
 def _code_block(text: str, lang: str, where: str) -> str:
     """The first ```` ```lang ```` fenced block of ``text``, fences included."""
-    block = re.search(rf"^```{lang}\n.*?^```$", text, re.S | re.M)
+    block = re.search(rf"^```{lang}\n.*?^```$", text, re.DOTALL | re.MULTILINE)
     if block is None:
         raise ValueError(f"{where}: no ```{lang} block")
     return block.group(0) + "\n"
