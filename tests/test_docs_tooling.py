@@ -37,10 +37,11 @@ def test_indented_doctests_are_fenced_at_column_zero():
 
 def test_include_takes_a_section_and_its_first_code_block():
     hooks = _load("mkdocs_hooks", "mkdocs")
-    text = "# Title\n\nintro\n\n## Speed\n\nbody\n```bash\nrun it\n```\n\n## Next\n\nother\n"
+    text = ("# Title\n\nintro\n\n## Speed\n\nbody\n```bash\n# not a heading\n```\n\n"
+            "### Detail\n\nmore\n\n## Next\n\nother\n")
     section = hooks._section(text, "speed", "test")
-    assert section == "body\n```bash\nrun it\n```\n"
-    assert hooks._code_block(section, "bash", "test") == "```bash\nrun it\n```\n"
+    assert section == "body\n```bash\n# not a heading\n```\n\n### Detail\n\nmore\n"
+    assert hooks._code_block(section, "bash", "test") == "```bash\n# not a heading\n```\n"
     with pytest.raises(ValueError, match="no section #missing"):
         hooks._section(text, "missing", "test")
 

@@ -7,7 +7,7 @@ The site shows files that live outside ``docs/`` without copying them by hand:
   notebook (07, 08, ...) appears in the nav when it lands in ``notebooks/``.
 * ``<!-- include: PATH -->`` in a page is replaced by the markdown file ``PATH`` (relative to
   the repository root); ``<!-- include: PATH#slug -->`` by the body of its section whose
-  heading slugifies to ``slug`` (up to the next heading of any level), and ``PATH#slug/LANG``
+  heading slugifies to ``slug`` (with its subsections), and ``PATH#slug/LANG``
   by the first ```` ```LANG ```` code block of that section (the README's set-up commands).
   Relative links and images of the included text are rewritten to work from the page: images
   and files the site publishes (``ASSETS``) become site links, other repository paths become
@@ -93,19 +93,20 @@ def _slug(text: str) -> str:
 
 
 def _section(text: str, slug: str, where: str) -> str:
-    """The lines after the heading whose slug is ``slug``, up to the next heading."""
-    lines, out, inside, fenced = text.splitlines(), [], False, False
-    for line in lines:
+    """The lines after the heading whose slug is ``slug``, up to the next heading of the same
+    or a higher level (its subsections included)."""
+    out, level, fenced = [], None, False
+    for line in text.splitlines():
         if line.startswith("```"):
             fenced = not fenced
         heading = None if fenced else _HEADING.match(line)
-        if heading and inside:
-            break
-        if inside:
+        if level is not None:
+            if heading and len(heading.group(1)) <= level:
+                break
             out.append(line)
         elif heading and _slug(heading.group(2)) == slug:
-            inside = True
-    if not inside:
+            level = len(heading.group(1))
+    if level is None:
         raise ValueError(f"{where}: no section #{slug}")
     return "\n".join(out).strip("\n") + "\n"
 
