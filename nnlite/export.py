@@ -1,7 +1,14 @@
 """Export an nnlite model to an equivalent ``torch.nn.Module`` with the same weights.
 
-    >>> net = to_torch(model)                      # doctest: +SKIP
-    >>> net(torch.tensor(x))                       # == model.predict(x)
+    >>> import numpy as np
+    >>> import torch
+    >>> import nnlite
+    >>> model = nnlite.Sequential([nnlite.layers.Dense(3, activation="softmax", input_dim=4)],
+    ...                           seed=0)
+    >>> x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    >>> net = to_torch(model)
+    >>> bool(np.allclose(net(torch.tensor(x)).detach().numpy(), model.predict(x), atol=1e-6))
+    True
 
 The module computes ``predict`` (inference mode: the last activation is applied, no fused
 logits), in the model's dtype (float64 models give float64 modules).  A graph model with several

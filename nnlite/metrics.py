@@ -244,6 +244,7 @@ _KERAS_ACCURACY = {
 
 
 def names():
+    """The valid metric names (with Keras's ``*_accuracy`` spellings), sorted."""
     return sorted(set(_TABLE) | set(_KERAS_ACCURACY))
 
 

@@ -161,7 +161,8 @@ class Conv2D(Layer):
     """``Conv2D(filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
     activation=None, use_bias=True, kernel_initializer="glorot_uniform")``.
 
-    Input (batch, channels, height, width) → output (batch, filters, Ho, Wo).
+    Input (batch, channels, height, width) → output (batch, filters, Ho, Wo), with
+    y[n, f, i, j] = f(b[f] + Σ_{c, u, v} W[f, c, u, v] · x_pad[n, c, i·s + u·d, j·s + v·d]).
     Parameters: ``kernel`` (filters, channels, kh, kw) — PyTorch's layout — and ``bias``
     (filters,).  Initializers get fan_in = channels·kh·kw and fan_out = filters·kh·kw.
 

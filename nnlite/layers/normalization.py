@@ -41,6 +41,9 @@ def _positive(value, what):
 class BatchNormalization(Layer):
     """``BatchNormalization(momentum=0.99, epsilon=1e-3)``, per feature/channel (axis 1).
 
+    y = γ (x - μ) / √(σ² + ε) + β with the batch's μ, σ² in training and the moving averages at
+    inference; (batch, features) or (batch, channels, h, w) → the same shape.
+
     Parameters ``gamma`` (ones) and ``beta`` (zeros) of shape (features,); state
     ``moving_mean`` (zeros) and ``moving_variance`` (ones), saved with the model.
     """
@@ -136,7 +139,10 @@ class BatchNormalization(Layer):
 
 class LayerNormalization(Layer):
     """``LayerNormalization(epsilon=1e-3)`` over the last axis; ``gamma``/``beta`` of shape
-    (last axis,)."""
+    (last axis,).
+
+    y = γ (x - μ) / √(σ² + ε) + β, μ and σ² over the last axis of each example;
+    (batch, ..., D) → the same shape, the same in training and at inference."""
 
     def __init__(self, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)

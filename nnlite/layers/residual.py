@@ -28,6 +28,9 @@ __all__ = ["Residual"]
 class Residual(Layer):
     """``Residual(block, projection=None)``; usable in ``Sequential`` and in graph models.
 
+    y = x + block(x), or P(x) + block(x) with a projection P: (batch, ...) → the block's output
+    shape; dL/dx = dL/dy + J_block(x)ᵀ dL/dy.
+
     >>> from nnlite.layers import Dense
     >>> Residual([Dense(16, activation="relu"), Dense(16)])
     Residual(block=['Dense', 'Dense'], projection=None)

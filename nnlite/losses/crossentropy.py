@@ -53,6 +53,9 @@ class BinaryCrossEntropy(_CrossEntropy):
     """Binary cross-entropy for targets in [0, 1], mean over every element;
     ``from_logits=True`` takes scores.
 
+    ℓ = -[y log p + (1 - y) log(1 - p)] per element (from logits s: softplus(s) - y s);
+    y_pred (batch, k) probabilities (or logits), y_true of the same shape ((batch,) for k = 1).
+
     >>> BinaryCrossEntropy(from_logits=True).forward(np.zeros((2, 1)), np.array([0, 1]))  # log 2
     0.6931471805599453
     """
@@ -107,7 +110,8 @@ class BinaryCrossEntropy(_CrossEntropy):
 
 class CategoricalCrossEntropy(_CrossEntropy):
     """Cross-entropy for one-hot (or probability) targets of shape (..., classes), mean over
-    the rows."""
+    the rows: ℓ = -Σ_k y_k log p_k per row (from logits s: logsumexp(s) - <y, s>); y_pred and
+    y_true both (batch, classes) or (batch, time, classes)."""
 
     task = "categorical"
     fuses_with = ("softmax",)
@@ -170,7 +174,8 @@ class CategoricalCrossEntropy(_CrossEntropy):
 
 class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
     """Cross-entropy for integer labels in ``0 .. classes-1`` of the outputs' shape without the
-    class axis: (batch,) for (batch, classes), (batch, time) for (batch, time, classes)."""
+    class axis: (batch,) for (batch, classes), (batch, time) for (batch, time, classes).
+    ℓ = -log p_label per row (from logits s: logsumexp(s) - s_label)."""
 
     task = "sparse"
 

@@ -64,6 +64,7 @@ class LogisticLoss(Loss):
 class Hinge(Loss):
     """The hinge loss ``max(0, 1 - y s)`` of the linear SVM, for labels ±1 (or 0/1, mapped to
     ±1 as Keras does).  Its gradient at the kink y s = 1 is taken as 0 (PyTorch's choice).
+    ℓ = max(0, 1 - y s) per element; y_pred (batch, k) scores, y_true (batch,) or (batch, k).
 
     >>> Hinge().forward(np.array([[0.5], [2.0]]), np.array([1, 0]))  # (0.5 + 3) / 2
     1.75

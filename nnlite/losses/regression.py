@@ -37,7 +37,8 @@ class _Elementwise(Loss):
 
 
 class MeanSquaredError(_Elementwise):
-    """Squared error averaged (``"mean"``) or summed (``"sum"``) over all elements."""
+    """Squared error averaged (``"mean"``) or summed (``"sum"``) over all elements:
+    ℓ = (y_pred - y)²; y_pred and y_true of the same shape (batch, k) ((batch,) for k = 1)."""
 
     def _forward(self, y_pred, y):  # one BLAS dot instead of a squared temporary
         diff = y_pred - y
@@ -52,7 +53,8 @@ class MeanSquaredError(_Elementwise):
 
 
 class MeanAbsoluteError(_Elementwise):
-    """Absolute error |y_pred - y| averaged or summed over all elements."""
+    """Absolute error ℓ = |y_pred - y| averaged or summed over all elements; y_pred and y_true
+    of the same shape (batch, k) ((batch,) for k = 1)."""
 
     def _terms(self, diff):
         return np.abs(diff)
@@ -63,7 +65,8 @@ class MeanAbsoluteError(_Elementwise):
 
 class Huber(_Elementwise):
     """``Huber(delta=1.0)``: quadratic within δ of the target, linear beyond (Keras' ``huber``,
-    PyTorch's ``HuberLoss``)."""
+    PyTorch's ``HuberLoss``): ℓ = e²/2 if |e| ≤ δ else δ(|e| - δ/2), e = y_pred - y; y_pred
+    and y_true of the same shape (batch, k) ((batch,) for k = 1)."""
 
     def __init__(self, delta: float = 1.0, reduction: str = "mean"):
         super().__init__(reduction)

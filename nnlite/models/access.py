@@ -120,4 +120,5 @@ def find_layer(model, name=None, index=None) -> Layer:
 
 
 def model_to_json(model, **kwargs) -> str:
+    """``model.get_config()`` as JSON text (``kwargs`` go to ``json.dumps``)."""
     return json.dumps(model.get_config(), **kwargs)

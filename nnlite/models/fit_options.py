@@ -39,6 +39,8 @@ def _length(a):
 
 
 def check_validation_freq(freq):
+    """``validation_freq`` of ``fit``: a positive int, or a non-empty collection of 1-based
+    epoch numbers (returned as a frozenset); ConfigError otherwise."""
     if isinstance(freq, bool):
         raise ConfigError(f"fit: validation_freq must be a positive int or a list of epochs, "
                           f"got {freq!r}")

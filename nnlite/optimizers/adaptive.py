@@ -32,7 +32,8 @@ def _step_over_root(params, grads, accumulator, epsilon, learning_rate, scratch)
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias-corrected moments (PyTorch's ε placement)."""
+    """Adam (Kingma & Ba) with bias-corrected moments (PyTorch's ε placement):
+    m ← β1 m + (1-β1) g,  v ← β2 v + (1-β2) g²,  w ← w - η m̂ / (√v̂ + ε)."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -74,14 +75,17 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay ``weight_decay`` (default 0.004, as Keras)."""
+    """Adam with decoupled weight decay ``weight_decay`` (default 0.004, as Keras):
+    w ← w - η λ w, then Adam's update."""
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
 
 
 class Nadam(Adam):
-    """Adam with Nesterov momentum (Dozat 2016), Keras' and PyTorch's schedule of μ_t."""
+    """Adam with Nesterov momentum (Dozat 2016), Keras' and PyTorch's schedule of μ_t:
+    μ_t = β1 (1 - ½ 0.96^(0.004 t)), w ← w - η [μ_{t+1} m̂' + (1 - μ_t) ĝ] / (√v̂ + ε) with the
+    moments debiased by Π μ (the module docstring has the full rule)."""
 
     def _mu(self, t):
         return self.beta_1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
@@ -106,7 +110,8 @@ class Nadam(Adam):
 
 
 class RMSProp(Optimizer):
-    """RMSProp (Hinton 2012) in PyTorch's form: ε outside the square root."""
+    """RMSProp (Hinton 2012) in PyTorch's form: ε outside the square root,
+    v ← ρ v + (1-ρ) g²,  w ← w - η g / (√v + ε)."""
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-8, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -126,7 +131,8 @@ class RMSProp(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """AdaGrad (Duchi et al. 2011) in PyTorch's form; ``initial_accumulator_value=0.1`` and
+    """AdaGrad (Duchi et al. 2011) in PyTorch's form, G ← G + g², w ← w - η g / (√G + ε);
+    ``initial_accumulator_value=0.1`` and
     ``epsilon=1e-7`` come close to Keras' (which also moves ε inside the root)."""
 
     def __init__(self, learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0.0,

@@ -18,7 +18,10 @@ __all__ = ["SGD", "GD", "MiniBatchSGD"]
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, one example per update; ``momentum`` and ``nesterov``."""
+    """Stochastic gradient descent, one example per update; ``momentum`` and ``nesterov``.
+
+    w ← w - η g; with momentum μ: v ← μ v + g, w ← w - η v (Nesterov: w ← w - η (g + μ v)),
+    on the flat parameter buffer (any shape)."""
 
     batch_size = 1
 
@@ -52,13 +55,15 @@ class SGD(Optimizer):
 
 
 class GD(SGD):
-    """Full-batch gradient descent: every update uses all N training examples."""
+    """Full-batch gradient descent: every update uses all N training examples,
+    w ← w - η ∇L(w) (the update rule and options of ``SGD``)."""
 
     batch_size = "full"
 
 
 class MiniBatchSGD(SGD):
-    """Minibatch SGD: ``batch_size`` examples per update, new random order every epoch."""
+    """Minibatch SGD: ``batch_size`` examples per update, new random order every epoch
+    (the update rule and options of ``SGD``)."""
 
     def __init__(self, batch_size=32, learning_rate=0.01, momentum=0.0, nesterov=False,
                  **kwargs):
