@@ -167,6 +167,9 @@ class GCNConv(_GraphConv):
     graph convolution f(D̂^-½ (A+I) D̂^-½ X W + b) (see the module docstring).  Parameters
     ``kernel`` (F, units) and ``bias`` (units,).
 
+        H' = f(Â X W + b),  Â = D̂^-½ (A+I) D̂^-½
+        shapes: X (N, F) and A (N, N) sparse → H' (N, units)
+
     >>> GCNConv(16, activation="relu")
     GCNConv(units=16, activation='relu')
     """
@@ -215,6 +218,9 @@ class SAGEConv(_GraphConv):
     f(X W_root + agg(X) W_neighbor + b) with agg the mean (or sum) over each node's neighbours.
     Parameters ``root_kernel``, ``neighbor_kernel`` (F, units) and ``bias`` (units,).  The
     weights do not depend on N, so a trained layer applies to other graphs (inductive).
+
+        H' = f(X W_root + agg(X) W_neighbor + b)
+        shapes: X (N, F) and A (N, N) sparse → H' (N, units)
     """
 
     AGGREGATORS = ("mean", "sum")

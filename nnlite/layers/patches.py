@@ -119,7 +119,10 @@ class PatchEmbedding(Layer):
 
 class ClassToken(Layer):
     """``ClassToken(initializer="zeros")``: prepend a learned token (parameter ``token`` (D,),
-    zeros as in the ViT paper) to every sequence; a padding mask gains a True in front."""
+    zeros as in the ViT paper) to every sequence; a padding mask gains a True in front.
+
+        y = [token; x_1; ...; x_T]        x: (batch, T, D)  →  y: (batch, T + 1, D)
+    """
 
     supports_masking = True
 

@@ -70,6 +70,9 @@ class PositionEmbedding(_Positional):
     embedding per position (keras_hub).  Parameter ``embeddings`` (sequence_length, D); the
     input's length T may be shorter than ``sequence_length`` (the first T rows are used).
 
+        y[b, t] = embeddings[t]      x: (batch, T, D) → y: (batch, T, D), the positions only
+                                     (add them to x, as keras_hub)
+
     >>> PositionEmbedding(16)
     PositionEmbedding(sequence_length=16, initializer='glorot_uniform')
     """
@@ -114,6 +117,9 @@ class PositionEmbedding(_Positional):
 class SinePositionEncoding(_Positional):
     """``SinePositionEncoding(max_wavelength=10000)``: the fixed sinusoidal encoding of
     "Attention is all you need" (keras_hub's feature order: sin on even, cos on odd features).
+
+        y[b, t, 2i] = sin(t / w^(2i/D)),  y[b, t, 2i+1] = cos(t / w^(2i/D))  (w = max_wavelength)
+        x: (batch, T, D) → y: (batch, T, D), the encoding only (add it to x)
 
     >>> SinePositionEncoding()
     SinePositionEncoding(max_wavelength=10000.0)
