@@ -83,6 +83,7 @@ def main(argv=None):
     parser.add_argument("--mode", default="train", choices=["train", "crash", "hang", "sigint",
                                                             "nan"])
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--validation-split", type=float, default=0.0)
     args = parser.parse_args(argv)
     from nnlite.distributed import DataParallel
 
@@ -94,8 +95,10 @@ def main(argv=None):
         callbacks.append(_fault(args.mode, dp.rank, model))
     if args.mode == "nan":
         callbacks.append(TerminateOnNaN(verbose=False))
+    validation = None if args.validation_split else (xv, yv)
     history = dp.fit(x, y, epochs=args.epochs, batch_size=args.batch, shuffle=False,
-                     validation_data=(xv, yv), verbose=0, callbacks=callbacks)
+                     validation_data=validation, validation_split=args.validation_split,
+                     verbose=0, callbacks=callbacks)
     evaluated = dp.evaluate(xv, yv, return_dict=True)
     flat = model._flat_params.copy()
     spread = float(np.max(np.abs(dp.comm.allreduce(flat) / dp.size - flat)))

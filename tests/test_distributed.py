@@ -101,6 +101,19 @@ def test_n_ranks_with_batch_32_equal_one_process_with_batch_32n(tmp_path, ranks,
         assert np.max(np.abs(ours - theirs)) <= 1e-10
 
 
+def test_validation_split_holds_out_the_same_rows_as_one_process(tmp_path):
+    # each shard's last quarter are rows 4,800..6,399 of the whole set (strided shards)
+    _, _, results = run(2, tmp_path, "--batch", "32", "--validation-split", "0.25")
+    x, y, _, _ = mpi_train.data("mlp")
+    model = mpi_train.build("mlp")
+    history = model.fit(x, y, batch_size=64, shuffle=False, validation_split=0.25, verbose=0)
+    assert results[0]["iterations"] == model.optimizer.iterations == 75
+    for key, values in history.history.items():
+        np.testing.assert_allclose(results[0]["history"][key], values, rtol=0, atol=1e-10)
+    for ours, theirs in zip(_weights(tmp_path), model.get_weights()):
+        assert np.max(np.abs(ours - theirs)) <= 1e-10
+
+
 def test_graph_model_with_two_inputs_two_outputs_and_sum_reduction(tmp_path):
     # lists of inputs and targets are sharded alike; "sum" losses are summed, not averaged
     _, _, results = run(2, tmp_path, "--model", "graph", "--reduction", "sum", "--batch", "40",

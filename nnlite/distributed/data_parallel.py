@@ -136,9 +136,13 @@ class DataParallel:
                                  (n, epochs, batch_size, initial_epoch, shuffle,
                                   _rows(validation_data[0]) if val else 0))
             rng = np.random.default_rng([base, self.rank])
-            n_val = _rows(val[0]) if val else 0
+            if val:
+                n_val, all_val = _rows(val[0]), _rows(validation_data[0])
+            else:  # validation_split holds out the same rows of every (equal) shard
+                n_val = _split_rows(n // self.size, validation_split)
+                all_val = n_val * self.size
             sync = EpochSync(self.collective, model._train_loss.reduction == "mean", n_val,
-                             _rows(validation_data[0]) if val else 0, lambda: penalty(model))
+                             all_val, lambda: penalty(model))
             self._checks_finite = any(getattr(cb, "checks_finite", False) for cb in callbacks)
             with self._attached():
                 return model.fit(xs, ys, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
@@ -277,6 +281,14 @@ class DataParallel:
         self._interrupted = True
         print(f"{PREFIX}: rank {self.rank}: Ctrl-C, every rank stops after the current step "
               "(again to abort)", flush=True)
+
+
+def _split_rows(rows, split) -> int:
+    """The rows ``fit(validation_split=split)`` holds out of ``rows`` (0 when none or invalid:
+    fit itself then raises)."""
+    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
+        return 0
+    return rows - int(math.ceil(rows * (1.0 - split)))
 
 
 def _rank_zero_only(callback) -> bool:
