@@ -182,3 +182,32 @@ def test_shard_keeps_every_nth_row_and_equal_sizes():
     b0, b1 = shard(x, 0, 2), shard(x, 1, 2)
     assert sorted(np.r_[b0[:2, 0], b1[:2, 0]].tolist()) == [0, 1, 2, 3]
     assert shard(None, 0, 2) is None
+
+
+def _scaling():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("scaling", ROOT / "benchmarks" / "scaling.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scaling_model_is_the_ring_allreduce_formula():
+    scaling = _scaling()
+    assert scaling.PARAMS == 269_322  # 784-256-256-10 with biases
+    assert scaling.ring_allreduce_s(1, 1e6, 1e-5, 1e9) == 0.0
+    # N = 2: 2 messages of latency and S/β of traffic; N → ∞: 2 S/β
+    assert scaling.ring_allreduce_s(2, 1e6, 1e-5, 1e9) == pytest.approx(2e-5 + 1e-3)
+    assert scaling.ring_allreduce_s(10_000, 1e6, 0.0, 1e9) == pytest.approx(2e-3, rel=1e-3)
+    rows = scaling.model_table(1e-3, 128, 1e6, {"net": (0.0, 1e9)}, ranks=(1, 2))
+    assert [r["efficiency"] for r in rows] == [1.0, 0.5]
+    assert rows[1]["samples_per_s"] == pytest.approx(2 * 128 / 2e-3)
+
+
+def test_scaling_script_runs(tmp_path):
+    _mpiexec()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scaling.py"), "--quick",
+                           "--reps", "1"], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("samples/s") >= 5 and "| 100 Gb/s InfiniBand" in proc.stdout
