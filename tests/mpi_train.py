@@ -4,6 +4,7 @@ module itself).  Every rank prints one ``RESULT {json}`` line; rank 0 also write
 
     mpiexec -n 2 python tests/mpi_train.py --out /tmp/run --batch 32 --epochs 1
     --mode crash|hang|sigint|nan     make rank 1 fail in that way after its 3rd batch
+    --mode mismatch                  rank 1 asks for one more epoch
 """
 import argparse
 import json
@@ -81,7 +82,7 @@ def main(argv=None):
     parser.add_argument("--model", default="mlp", choices=["mlp", "graph"])
     parser.add_argument("--reduction", default="mean", choices=["mean", "sum"])
     parser.add_argument("--mode", default="train", choices=["train", "crash", "hang", "sigint",
-                                                            "nan"])
+                                                            "nan", "mismatch"])
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--validation-split", type=float, default=0.0)
     args = parser.parse_args(argv)
@@ -91,8 +92,10 @@ def main(argv=None):
     model = build(args.model, args.reduction)
     dp = DataParallel(model, timeout=args.timeout)
     callbacks = [ModelCheckpoint(os.path.join(args.out, "ckpt-{epoch}.nnlite"), monitor="loss")]
-    if args.mode != "train":
+    if args.mode in ("crash", "hang", "sigint", "nan"):
         callbacks.append(_fault(args.mode, dp.rank, model))
+    if args.mode == "mismatch" and dp.rank == 1:
+        args.epochs += 1
     if args.mode == "nan":
         callbacks.append(TerminateOnNaN(verbose=False))
     validation = None if args.validation_split else (xv, yv)

@@ -44,8 +44,8 @@ def _launch_flags(mpiexec):
 
 
 def run(n, out, *args, expect_ok=True, timeout=300):
-    """``mpiexec -n n python tests/mpi_train.py --out out *args``: (returncode, stderr, the
-    RESULT dicts by rank)."""
+    """``mpiexec -n n python tests/mpi_train.py --out out *args``: (returncode, stderr and
+    stdout, the RESULT dicts by rank)."""
     mpiexec = _mpiexec()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cmd = [mpiexec, *_launch_flags(mpiexec), "-n", str(n), sys.executable, str(SCRIPT),
@@ -60,7 +60,7 @@ def run(n, out, *args, expect_ok=True, timeout=300):
     if expect_ok:
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert sorted(results) == list(range(n)), proc.stdout[-2000:]
-    return proc.returncode, proc.stderr, results
+    return proc.returncode, proc.stderr + proc.stdout, results
 
 
 def _weights(out):
@@ -141,23 +141,36 @@ def test_one_process_run_equals_plain_fit(tmp_path):
 
 
 def test_a_rank_that_raises_ends_every_rank_with_its_traceback(tmp_path):
-    code, stderr, results = run(2, tmp_path, "--mode", "crash", expect_ok=False)
+    code, output, results = run(2, tmp_path, "--mode", "crash", expect_ok=False)
     assert code != 0 and results == {}
-    assert "RuntimeError: boom on rank 1" in stderr
+    assert "RuntimeError: boom on rank 1" in output
     assert "nnlite.distributed: rank 1 of 2 failed in fit (traceback above); aborting all " \
-           "ranks" in stderr
+           "ranks" in output
+
+
+def test_ranks_with_different_fit_arguments_all_raise_the_same_error(tmp_path):
+    code, output, results = run(2, tmp_path, "--mode", "mismatch", expect_ok=False)
+    assert code != 0 and results == {}
+    # every rank raised (no rank was left waiting, so no abort was needed)
+    assert output.count("nnlite.errors.ConfigError: DataParallel: rank 1 differs from rank 0 "
+                        "in the arguments (rows, epochs, batch_size, initial_epoch, shuffle, "
+                        "validation rows): (6400, 2, 32, 0, False, 501) vs "
+                        "(6400, 1, 32, 0, False, 501)") == 2
+    assert "aborting" not in output
 
 
 def test_a_rank_that_hangs_is_caught_by_the_collective_timeout(tmp_path):
-    code, stderr, results = run(2, tmp_path, "--mode", "hang", "--timeout", "3",
+    code, output, results = run(2, tmp_path, "--mode", "hang", "--timeout", "3",
                                 expect_ok=False)
     assert code != 0 and results == {}
     assert "nnlite.distributed: rank 0 of 2 waited more than 3 s in the gradient Allreduce " \
-           "(step 4)" in stderr
+           "(step 4)" in output
 
 
 def test_ctrl_c_on_one_rank_stops_every_rank_after_the_same_step(tmp_path):
-    _, _, results = run(2, tmp_path, "--mode", "sigint")
+    _, output, results = run(2, tmp_path, "--mode", "sigint")
+    assert "nnlite.distributed: rank 1: Ctrl-C, every rank stops after the current step" in output
+    assert "nnlite.distributed: a rank got Ctrl-C; every rank stopped before step 5" in output
     # rank 1 got SIGINT after its 4th step (batch 3): step 5 is not applied anywhere
     for r in results.values():
         assert r["interrupted"] is True and r["iterations"] == 4 and r["spread"] == 0.0

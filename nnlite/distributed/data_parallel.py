@@ -49,8 +49,12 @@ def _rows(data):
     return int(np.shape(data)[0])
 
 
-class _SameOnEveryRank(ConfigError):
-    """Raised by every rank at once (after a collective check), so no rank is left waiting."""
+def _on_every_rank(message):
+    """A ConfigError that every rank raises at once (after a collective check), so no rank is
+    left waiting and no abort is needed."""
+    err = ConfigError(message)
+    err.on_every_rank = True
+    return err
 
 
 def _mpi():
@@ -126,6 +130,9 @@ class DataParallel:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ConfigError("fit: validation_data must be a tuple (x_val, y_val)")
+            if _rows(validation_data[0]) < self.size:
+                raise ConfigError(f"DataParallel.fit: {_rows(validation_data[0])} validation "
+                                  f"rows cannot be shared by {self.size} ranks")
             val = tuple(shard(v, self.rank, self.size, equal=False) for v in validation_data)
         callbacks = list(callbacks or [])
         if not self.is_root:
@@ -199,6 +206,9 @@ class DataParallel:
         if self._scale != 1.0:
             grads *= self._scale
         if grads[0] == np.inf:
+            if self.is_root:
+                print(f"{PREFIX}: a rank got Ctrl-C; every rank stopped before step "
+                      f"{self._step}", flush=True)
             raise KeyboardInterrupt(f"{PREFIX}: Ctrl-C on a rank; every rank stopped")
 
     # ------------------------------------------------------------------ set-up
@@ -211,16 +221,20 @@ class DataParallel:
         config = json.dumps(model.get_config(), sort_keys=True, default=str)
         base = int(np.random.default_rng(seed).integers(2**63)) if seed is not None \
             else int(model.rng.integers(2**63)) if self.is_root else 0
-        mine = (hashlib.sha256(config.encode()).hexdigest(), model.count_params(), arguments)
+        mine = (hashlib.sha256(config.encode()).hexdigest()[:16], model.count_params(),
+                arguments)
         everyone = self.collective.allgather((mine, base), "the set-up check")
-        for rank, (theirs, _) in enumerate(everyone):
-            if theirs != mine:  # every rank sees the same list: all raise alike
-                raise _SameOnEveryRank(
-                    f"DataParallel: rank {rank} runs a different model or fit arguments "
-                    f"(config hash, parameters, (rows, ...)) {theirs} than rank {self.rank} "
-                    f"{mine}")
+        fields = ("the model's config (hash)", "the number of parameters",
+                  "the arguments (rows, epochs, batch_size, initial_epoch, shuffle, "
+                  "validation rows)")
+        reference = everyone[0][0]
+        for rank, (theirs, _) in enumerate(everyone):  # every rank sees the same list
+            for field, a, b in zip(fields, theirs, reference):
+                if a != b:
+                    raise _on_every_rank(f"DataParallel: rank {rank} differs from rank 0 in "
+                                         f"{field}: {a} vs {b}")
         if model.count_params() == 0:
-            raise _SameOnEveryRank("DataParallel: the model has no trainable parameters")
+            raise _on_every_rank("DataParallel: the model has no trainable parameters")
         coll = self.collective
         coll.bcast(model._flat_params, "the weight broadcast")
         for layer in leaf_layers(model.layers):
@@ -261,7 +275,9 @@ class DataParallel:
         try:
             with self.collective:
                 yield
-        except _SameOnEveryRank:
+        except ConfigError as err:
+            if not getattr(err, "on_every_rank", False):
+                self._fail(what)
             raise
         except BaseException:
             self._fail(what)
