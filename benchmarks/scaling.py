@@ -2,18 +2,21 @@
 lr 0.05, float32, the 10,000 built-in MNIST images) with ``nnlite.distributed.DataParallel``.
 
     python benchmarks/scaling.py                 # measure 1 and 2 ranks, fit the model, print
-    python benchmarks/scaling.py --reps 3 --quick
+    python benchmarks/scaling.py --quick --reps 1 --rounds 1   # a smoke run
 
 Measured on this machine (each configuration a fresh process or mpiexec job, a warm-up epoch,
-then ``--reps`` timed epochs, median; per epoch the slowest rank's wall time):
+then ``--reps`` timed epochs, median; per epoch the slowest rank's wall time; the
+configurations interleaved over ``--rounds`` rounds and the median round kept):
 
 * plain ``model.fit`` in one process, 2 and 1 BLAS threads (the W1 baseline);
 * ``DataParallel`` with 1 rank (the hook's cost) and 2 ranks of 1 thread each (the machine's
   2 cores), at a per-rank batch of 64 (global 128: the same steps as W1) and of 128 (global
   256: per-rank work as W1);
-* the time inside the gradient Allreduce (``DataParallel.collective.seconds``) and an
-  Allreduce of the 1.08 MB gradient buffer alone (latency and bandwidth of this machine's
-  shared-memory transport).
+* the same 2-rank run with OpenMPI's ``mpi_yield_when_idle=1`` (a rank waiting in a
+  collective yields its core instead of spinning: what a machine shared with other jobs needs);
+* the time inside the gradient Allreduce (``DataParallel.collective.seconds``, including any
+  wait for the slower rank) and an Allreduce of the 1.08 MB gradient buffer alone (the fastest
+  of 40 is this machine's shared-memory transport, its latency α and bandwidth β).
 
 Beyond 2 ranks it prints a **model**, not a measurement: a step on N ranks costs the measured
 compute time of one rank's batch plus a ring Allreduce of S = 4·P bytes (P = 269,322
@@ -104,18 +107,20 @@ def worker(args):
 
 
 def _allreduce_probe(comm, reps):
-    """Median time of an in-place Allreduce of the W1 gradient buffer (float32) and of 8 bytes."""
+    """Times of an in-place Allreduce of the W1 gradient buffer (float32) and of 8 bytes: the
+    fastest (the transport itself; other jobs only ever add time) and the median."""
     from mpi4py import MPI
     out = {}
     for name, n in (("grad_buffer", PARAMS), ("tiny", 2)):
         buf = np.ones(n, dtype=np.float32)
         samples = []
-        for _ in range(max(20, 10 * reps)):
+        for _ in range(max(40, 10 * reps)):
             comm.Barrier()
             start = time.perf_counter()
             comm.Allreduce(MPI.IN_PLACE, buf)
             samples.append(comm.allreduce(time.perf_counter() - start, op=MPI.MAX))
-        out[name] = float(np.median(samples))
+        out[name] = float(np.min(samples))
+        out[f"{name}_median"] = float(np.median(samples))
     return out
 
 
@@ -131,7 +136,7 @@ def _mpiexec():
     return [found, *flags]
 
 
-def _run(ranks, mode, threads, batch, args):
+def _run(ranks, mode, threads, batch, args, yield_when_idle=False):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--mode", mode,
            "--threads", str(threads), "--batch", str(batch), "--reps", str(args.reps)]
     if args.quick:
@@ -140,10 +145,17 @@ def _run(ranks, mode, threads, batch, args):
         cmd = [*_mpiexec(), "-n", str(ranks), *cmd]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads))
+    if yield_when_idle:  # OpenMPI: a waiting rank yields its core instead of spinning on it
+        env["OMPI_MCA_mpi_yield_when_idle"] = "1"
+    before = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"  {mode} ranks={ranks} threads={threads} batch/rank={batch}: "
-          f"{result['epoch_s']:.3f} s/epoch, {result['samples_per_s']:,.0f} samples/s", flush=True)
+    result["load"] = [before, os.getloadavg()[0]]
+    result["yield_when_idle"] = yield_when_idle
+    print(f"  {mode} ranks={ranks} threads={threads} batch/rank={batch}"
+          f"{' yield' if yield_when_idle else ''}: "
+          f"{result['epoch_s']:.3f} s/epoch, {result['samples_per_s']:,.0f} samples/s, "
+          f"{result['allreduce_s']:.3f} s in Allreduce (load {before:.1f})", flush=True)
     return result
 
 
@@ -166,7 +178,9 @@ def model_table(compute_step_s, batch, nbytes, transports, ranks=(1, 2, 4, 8, 16
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=5, help="timed epochs per run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds over the configurations (median kept)")
     parser.add_argument("--quick", action="store_true", help="2,048 images, for a smoke run")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="plain", choices=["plain", "dp"],
@@ -178,9 +192,17 @@ def main(argv=None):
         return worker(args)
     load = os.getloadavg()
     print(f"W1 scaling, {os.cpu_count()} cores, load {load[0]:.2f}", flush=True)
-    runs = [_run(1, "plain", 2, 128, args), _run(1, "plain", 1, 128, args),
-            _run(1, "dp", 1, 128, args), _run(2, "dp", 1, 64, args), _run(2, "dp", 1, 128, args)]
-    probe = runs[-1]["probe"]
+    configs = [(1, "plain", 2, 128, False), (1, "plain", 1, 128, False), (1, "dp", 1, 128, False),
+               (2, "dp", 1, 64, False), (2, "dp", 1, 128, False), (2, "dp", 1, 128, True)]
+    rounds = [[_run(*config[:4], args, config[4]) for config in configs]
+              for _ in range(args.rounds)]
+    runs = []  # per configuration: the round with the median epoch time
+    for k in range(len(configs)):
+        ordered = sorted((r[k] for r in rounds), key=lambda run: run["epoch_s"])
+        median = dict(ordered[len(ordered) // 2])
+        median["epoch_s_rounds"] = [run["epoch_s"] for run in (r[k] for r in rounds)]
+        runs.append(median)
+    probe = runs[4]["probe"]
     nbytes = 4 * PARAMS
     # this machine's transport from the probe: α from the tiny message, β from the big one
     alpha = probe["tiny"] / 2
