@@ -24,7 +24,7 @@ pytest.importorskip("mpi4py")
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "mpi_train.py"
 sys.path.insert(0, str(SCRIPT.parent))
-import mpi_train  # noqa: E402  (the script's model and data, for the single-process oracle)
+import mpi_train  # (the script's model and data, for the single-process oracle)
 
 
 def _mpiexec():

@@ -29,7 +29,7 @@ class Collective:
     ``comm`` is an mpi4py communicator; ``MPI`` the ``mpi4py.MPI`` module.  Use as a context
     manager around a training run (``with collective: ...``) to run the watchdog thread."""
 
-    def __init__(self, comm, MPI, timeout: float):  # noqa: N803 (the module's own name)
+    def __init__(self, comm, MPI, timeout: float):
         self.comm, self.MPI, self.timeout = comm, MPI, float(timeout)
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.seconds, self.calls, self.bytes = 0.0, 0, 0

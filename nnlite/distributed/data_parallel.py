@@ -91,7 +91,7 @@ class DataParallel:
                 or not math.isfinite(timeout) or timeout <= 0:
             raise ConfigError(f"DataParallel: timeout must be a positive number of seconds, "
                               f"got {timeout!r}")
-        MPI = _mpi()  # noqa: N806
+        MPI = _mpi()
         self.model = model
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.collective = Collective(self.comm, MPI, timeout)
@@ -225,8 +225,8 @@ class DataParallel:
                 arguments)
         everyone = self.collective.allgather((mine, base), "the set-up check")
         fields = ("the model's config (hash)", "the number of parameters",
-                  "the arguments (rows, epochs, batch_size, initial_epoch, shuffle, "
-                  "validation rows)")
+                  ("the arguments (rows, epochs, batch_size, initial_epoch, shuffle, "
+                   "validation rows)"))
         reference = everyone[0][0]
         for rank, (theirs, _) in enumerate(everyone):  # every rank sees the same list
             for field, a, b in zip(fields, theirs, reference):
@@ -304,7 +304,7 @@ def _split_rows(rows, split) -> int:
     fit itself then raises)."""
     if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
         return 0
-    return rows - int(math.ceil(rows * (1.0 - split)))
+    return rows - math.ceil(rows * (1.0 - split))
 
 
 def _rank_zero_only(callback) -> bool:

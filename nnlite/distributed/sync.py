@@ -21,7 +21,7 @@ from .. import metrics as metrics_mod
 from ..callbacks import Callback
 from ..models.weights import leaf_layers
 
-__all__ = ["SyncedMetric", "EpochSync", "reduce_loss"]
+__all__ = ["EpochSync", "SyncedMetric", "reduce_loss"]
 
 # metric class -> the attributes that add up over ranks
 _SUMS = {metrics_mod.Accuracy: ("correct", "count"),
