@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..models.fit_options import penalty
 from ..models.weights import leaf_layers
 from .collective import PREFIX, Collective
-from .sync import EpochSync, SyncedMetric, reduce_loss
+from .sync import EpochSync, SyncedMetric, is_loss_key, reduce_loss
 
 __all__ = ["DataParallel", "shard"]
 
@@ -176,10 +176,12 @@ class DataParallel:
                 logs = model.evaluate(xs, ys, batch_size=batch_size, return_dict=True)
             rows = _rows(xs)
             mean = model._train_loss.reduction == "mean"
-            total = self.collective.allreduce(
-                np.array([logs["loss"] * (rows if mean else 1)]), "the evaluate loss")[0]
-            logs["loss"] = reduce_loss(float(total), n, mean, self.size,
-                                       0.0 if mean else penalty(model))
+            keys = [k for k in logs if is_loss_key(k)]
+            totals = self.collective.allreduce(
+                np.array([logs[k] * (rows if mean else 1) for k in keys]), "the evaluate loss")
+            for k, total in zip(keys, totals):
+                logs[k] = reduce_loss(float(total), n, mean, self.size,
+                                      penalty(model) if k == "loss" and not mean else 0.0)
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())

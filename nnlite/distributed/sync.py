@@ -6,7 +6,8 @@ layers' non-trainable state.
   sum (tp, fp, fn), MSE/MAE sum (total, count), R² combines (count, mean, M2, SS_res) with
   Chan's parallel rule, AUC ranks the scores of all ranks together.  A metric class nnlite
   does not know is averaged over the ranks (exact only when it is a mean over equal shards).
-* **Epoch logs**: the training ``loss`` is the mean over the ranks (the shards are equal, so
+* **Epoch logs**: the training ``loss`` (and each output's ``<output>_loss``) is the mean over
+  the ranks (the shards are equal, so
   this is the mean over all examples; ``reduction="sum"``: the sum, which then counts a
   regularizer's penalty once per rank); ``val_loss`` weights each rank by its validation rows.  One Allreduce per epoch, which also averages every
   layer's ``state`` (BatchNormalization's moving statistics) so all ranks keep the same model.
@@ -21,7 +22,7 @@ from .. import metrics as metrics_mod
 from ..callbacks import Callback
 from ..models.weights import leaf_layers
 
-__all__ = ["EpochSync", "SyncedMetric", "reduce_loss"]
+__all__ = ["EpochSync", "SyncedMetric", "is_loss_key", "reduce_loss"]
 
 # metric class -> the attributes that add up over ranks
 _SUMS = {metrics_mod.Accuracy: ("correct", "count"),
@@ -120,20 +121,28 @@ class EpochSync(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         coll, size = self.collective, self.collective.size
-        has_val = "val_loss" in logs
-        # train shards are equal: mean of the ranks' means, or the sum of their sums
-        head = [logs["loss"] / size if self.mean else logs["loss"],
-                logs.get("val_loss", 0.0) * (self.val_rows if self.mean else 1)]
+        train = [k for k in logs if is_loss_key(k) and not k.startswith("val_")]
+        val = [k for k in logs if is_loss_key(k) and k.startswith("val_")]
+        # train shards are equal: mean of the ranks' means, or the sum of their sums;
+        # validation shards may differ: weighted by rows (mean), or summed
+        head = [logs[k] / size if self.mean else logs[k] for k in train]
+        head += [logs[k] * (self.val_rows if self.mean else 1) for k in val]
         sizes = [a.size for a in self._states]
         buffer = np.concatenate([np.array(head, np.float64)]
                                 + [a.astype(np.float64).ravel() for a in self._states])
         coll.allreduce(buffer, "the epoch-end Allreduce of the logs", epoch)
-        penalty = self.penalty() if not self.mean and has_val else 0.0
-        logs["loss"] = float(buffer[0])
-        if has_val:
-            logs["val_loss"] = reduce_loss(float(buffer[1]), self.all_val_rows, self.mean,
-                                           size, penalty)
+        penalty = self.penalty() if not self.mean and "val_loss" in val else 0.0
+        for k, value in zip(train, buffer):
+            logs[k] = float(value)
+        for k, value in zip(val, buffer[len(train):]):
+            logs[k] = reduce_loss(float(value), self.all_val_rows, self.mean, size,
+                                  penalty if k == "val_loss" else 0.0)
         offset = len(head)
         for array, n in zip(self._states, sizes):
             array[...] = (buffer[offset:offset + n] / size).reshape(array.shape)
             offset += n
+
+
+def is_loss_key(key: str) -> bool:
+    """``loss``, an output's ``<output>_loss`` and their ``val_`` forms."""
+    return key == "loss" or key.endswith("_loss")
