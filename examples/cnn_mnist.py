@@ -12,14 +12,9 @@ from nnlite.layers import Conv2D, Dense, Flatten, MaxPool2D
 from nnlite.schedules import PiecewiseConstantDecay
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    (x_train, y_train), (x_test, y_test) = nnlite.datasets.load_builtin_mnist(flatten=False)
-    model = nnlite.Sequential([
+def build_model(seed=0):
+    """The network: two conv blocks and a dense head, (batch, 1, 28, 28) -> 10 probabilities."""
+    return nnlite.Sequential([
         Conv2D(16, 3, activation="relu", input_shape=(1, 28, 28)),  # (16, 26, 26)
         MaxPool2D(2),                                                # (16, 13, 13)
         Conv2D(32, 3, activation="relu"),                            # (32, 11, 11)
@@ -27,7 +22,17 @@ def main(argv=None):
         Flatten(),
         Dense(64, activation="relu"),
         Dense(10, activation="softmax"),
-    ], seed=args.seed)
+    ], seed=seed)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    (x_train, y_train), (x_test, y_test) = nnlite.datasets.load_builtin_mnist(flatten=False)
+    model = build_model(args.seed)
     steps = -(-len(x_train) // 64)
     # Adam with a fast start, then two decays (boundaries in optimizer steps)
     rate = PiecewiseConstantDecay([2 * steps, 3 * steps], [2e-3, 7e-4, 2e-4])

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 #: submodules imported on first use (PEP 562): ``nnlite.export.to_torch(m)`` works after a bare
 #: ``import nnlite``, and plotting (matplotlib) or scikit-learn load only when asked for
-_LAZY = ("export", "plotting", "sklearn", "graphview")
+_LAZY = ("export", "plotting", "sklearn", "graphview", "distributed")
 
 __all__ = ["Sequential", "Model", "Input", "load_model", "activations", "callbacks", "datasets",
            "errors", "experiments", "grad", "gradcheck", "initializers", "layers", "losses",

@@ -223,10 +223,19 @@ class BaseModel(LayersAndWeights):
             self._release_buffers()
         return self.history
 
+    #: None or ``hook(model, loss)``, run after every backward pass before the gradients are
+    #: checked, regularized or applied (nnlite.distributed sums them over processes there)
+    _gradient_hook = None
+
+    def _after_backward(self, loss):
+        if self._gradient_hook is not None:
+            self._gradient_hook(self, loss)
+
     def _train_step(self, xb, yb):
         out = self._forward(xb, True, self._fused)
         value = self._train_loss._forward(out, yb)
         self._backward(self._train_loss._backward(), False)
+        self._after_backward(value)
         self.optimizer.step(self._flat_params, self._flat_grads, self._segments)
         for metric in self._metrics:
             metric.update(out, yb)

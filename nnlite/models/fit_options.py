@@ -188,9 +188,11 @@ def train_step_ext(model, xb, yb, wb=None, check_finite=False, regs=()):
     for param, _, reg in regs:
         value += reg.penalty(param)
     if check_finite and not math.isfinite(value):
+        model._after_backward(value)  # a distributed rank still joins this step's reduction
         model.stop_training = True
         return value
     model._backward(dy, False)
+    model._after_backward(value)
     for param, grad, reg in regs:
         reg.add_gradient(param, grad)
     if check_finite and not np.isfinite(model._flat_grads).all():

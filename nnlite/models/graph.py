@@ -321,6 +321,7 @@ class Model(BaseModel):
         outs = self._forward(xb, True, self._fused)
         value = self._train_loss.forward_many(outs, yb, self._loss_trackers)
         self._backward(self._train_loss.backward_many(), False)
+        self._after_backward(value)
         self.optimizer.step(self._flat_params, self._flat_grads, self._segments)
         for k, metric in zip(self._metric_outputs, self._metrics):
             metric.update(outs[k], yb[k])
