@@ -4,20 +4,25 @@ from .activations import (ELU, GELU, Activation, HardSigmoid, Identity, LeakyReL
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
+from .gru import GRU
+from .lstm import LSTM
 from .merge import Add, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       MaxPool2D, MaxPooling2D)
+from .recurrent import RecurrentState
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
+from .simple_rnn import SimpleRNN
 
 __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
            "Softmax", "Identity", "Add", "Subtract", "Multiply", "Concatenate", "Residual",
            "GELU", "ELU", "SiLU", "Swish", "Softsign", "HardSigmoid", "Conv2D", "MaxPool2D",
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
-           "LayerNormalization", "REGISTRY", "layer_from_spec"]
+           "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "RecurrentState", "REGISTRY",
+           "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
 REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
@@ -26,6 +31,7 @@ REGISTRY.update({cls.__name__: cls for cls in (Add, Subtract, Multiply, Concaten
 REGISTRY.update({cls.__name__: cls for cls in (
     GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
+REGISTRY.update({cls.__name__: cls for cls in (SimpleRNN, LSTM, GRU, RecurrentState)})
 
 
 def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:

@@ -11,6 +11,10 @@ Contract (see DESIGN.md):
 * ``params`` and ``grads`` are dicts with the same keys; a model may re-point them at views of one
   flat buffer, so layers write gradients in place (``out=``) and never re-bind the dict entries.
 * ``state`` holds non-trainable arrays saved with the model (e.g. running statistics).
+* Masks (sequences): a mask is a boolean ``(batch, time)`` array, True = a real step.  A layer
+  with ``supports_masking = True`` takes ``forward(x, training=False, mask=None)`` (a list of
+  masks for a multi-input layer); ``compute_mask(inputs, mask)`` gives the mask of its output.
+  The models thread masks from layer to layer (see ``nnlite.models.masks``).
 """
 from __future__ import annotations
 
@@ -139,6 +143,33 @@ class Layer:
     #: ``forward`` a list of arrays, and ``backward`` returns a list of ``dx`` (one per input).
     multi_input = False
 
+    # ------------------------------------------------------------------ masks
+    #: True for layers whose ``forward`` consumes a mask: ``forward(x, training, mask=None)``,
+    #: the mask a boolean ``(batch, time)`` array (True = a real step) or None; multi-input
+    #: layers get a list of masks (None entries allowed).  Such a layer keeps what it needs of
+    #: the mask for ``backward`` (the model passes nothing to ``backward``).
+    supports_masking = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output for ``inputs`` carrying ``mask`` (both as given to
+        ``forward``).  Default: the mask passes through unchanged when the output keeps the
+        (batch, time) leading axes — same rank as the input and the same time length — and is
+        dropped (None) otherwise; a multi-input layer combines its inputs' masks with AND.
+        Layers that create masks (``Masking``, ``Embedding(mask_zero=True)``) or drop them
+        override this."""
+        if mask is None:
+            return None
+        if not self.multi_input:
+            return mask if _keeps_time(self.input_shape, self.output_shape) else None
+        present = [(shape, m) for shape, m in zip(self.input_shape, mask) if m is not None]
+        if not present or not all(_keeps_time(shape, self.output_shape)
+                                  for shape, _ in present):
+            return None
+        out = present[0][1]
+        for _, m in present[1:]:
+            out = out & m
+        return out
+
     def __call__(self, inputs):
         """Symbolic call for the graph API: ``h = Dense(8)(x)`` on a node from ``nnlite.Input``
         (or a list of nodes for a merge) records an edge and returns the new node; nothing is
@@ -162,6 +193,13 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
                          if k not in ("name", "input_shape"))
         return f"{type(self).__name__}({args})"
+
+
+def _keeps_time(input_shape, output_shape) -> bool:
+    """Whether an output of ``output_shape`` still has the input's time axis first."""
+    return (input_shape is not None and output_shape is not None
+            and len(output_shape) == len(input_shape) >= 1
+            and output_shape[0] == input_shape[0])
 
 
 def _as_shape(value, what: str) -> tuple:
