@@ -169,10 +169,15 @@ def _sweep_unpreserved(model, x, seed, logits):
     else:  # a stack: node 0 is the input, node i+1 the output of layer i
         layers = model.layers
         values = [x]
-        for i, layer in enumerate(layers):
-            last = i == len(layers) - 1
-            values.append(layer.forward(values[-1], True, logits=True) if last and logits
-                          else layer.forward(values[-1], True))
+        if getattr(model, "_masks", False):  # some layer creates a mask: thread it
+            from .models.masks import stack_forward
+            values = []
+            stack_forward(model, x, True, logits, values)
+        else:
+            for i, layer in enumerate(layers):
+                last = i == len(layers) - 1
+                values.append(layer.forward(values[-1], True, logits=True) if last and logits
+                              else layer.forward(values[-1], True))
         grads = [None] * len(values)
         g = seed(values[-1])
         for i in range(len(layers) - 1, -1, -1):

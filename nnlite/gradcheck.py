@@ -41,6 +41,8 @@ class GradCheckReport:
 
     errors: dict = field(default_factory=dict)
     tolerance: float = 1e-6
+    #: check_layer: the plain relative errors too (before the round-off allowance), for reading
+    relative: dict = field(default_factory=dict)
 
     @property
     def max_error(self) -> float:
@@ -54,10 +56,12 @@ class GradCheckReport:
         return self.ok
 
     def __str__(self):
-        lines = [f"{'gradient':<32}{'max rel. error':>16}"]
+        plain = f"{'(plain)':>12}" if self.relative else ""
+        lines = [f"{'gradient':<32}{'max rel. error':>16}{plain}"]
         for name, err in self.errors.items():
             flag = "" if err < self.tolerance else "   <-- FAIL"
-            lines.append(f"{name:<32}{err:>16.3e}{flag}")
+            raw = f"{self.relative[name]:>12.1e}" if name in self.relative else ""
+            lines.append(f"{name:<32}{err:>16.3e}{raw}{flag}")
         lines.append(f"{'ok' if self.ok else 'FAILED'} (tolerance {self.tolerance:g})")
         return "\n".join(lines)
 
@@ -161,12 +165,13 @@ def check_layer(layer, x, eps=1e-6, tolerance=1e-6, seed=0, mask=None) -> GradCh
     dx = layer.backward(weights[0].astype(layer.dtype))
     analytic = {k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
     report = GradCheckReport(tolerance=tolerance)
-    if getattr(layer, "differentiable_input", True):
-        report.errors["input"] = noise_aware_error(np.array(dx, np.float64),
-                                                   _numeric(f, x, eps), allowance)
-    for key, param in layer.params.items():
-        report.errors[f"param:{key}"] = noise_aware_error(analytic[key], _numeric(f, param, eps),
-                                                          allowance)
+    pairs = [("input", np.array(dx, np.float64), x)] \
+        if getattr(layer, "differentiable_input", True) else []
+    pairs += [(f"param:{key}", analytic[key], param) for key, param in layer.params.items()]
+    for name, a, array in pairs:
+        n = _numeric(f, array, eps)
+        report.errors[name] = noise_aware_error(a, n, allowance)
+        report.relative[name] = relative_error(a, n)
     return report
 
 
@@ -179,6 +184,15 @@ def check_loss(loss, y_pred, y_true, eps=1e-6, tolerance=1e-6) -> GradCheckRepor
     report.errors["y_pred"] = relative_error(
         analytic, _numeric(lambda: loss.forward(y_pred, y_true), y_pred, eps))
     return report
+
+
+def _differentiable_inputs(model):
+    """Per model input: False when every layer reading it has ``differentiable_input = False``
+    (e.g. the token ids of an ``Embedding``)."""
+    if not hasattr(model, "nodes"):
+        return [getattr(model.layers[0], "differentiable_input", True)]
+    return [any(getattr(n.layer, "differentiable_input", True) for n in model.nodes
+                if any(p is node for p in n.parents)) for node in model.inputs]
 
 
 def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckReport:
@@ -204,10 +218,12 @@ def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckRepo
     dx = model._backward(loss._backward(), True)
     dx = [np.array(d, dtype=np.float64) for d in dx] if multi else np.array(dx, np.float64)
     report = GradCheckReport(tolerance=tolerance)
+    smooth = _differentiable_inputs(model)  # token ids (Embedding) cannot be perturbed
     if multi:
         for k, (d, v) in enumerate(zip(dx, x)):
-            report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
-    else:
+            if smooth[k]:
+                report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
+    elif smooth[0]:
         report.errors["input"] = relative_error(dx, _numeric(f, x, eps, order))
     for layer in leaf_layers(model.layers):
         analytic = {k: g.copy() for k, g in layer.grads.items()}

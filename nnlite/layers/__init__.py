@@ -1,27 +1,37 @@
-"""Layers: ``Dense``, the activation layers, and the ``Layer`` base class."""
+"""Layers: ``Dense``, the activation layers, convolutions, recurrent layers, and the ``Layer``
+base class."""
 from .activations import (ELU, GELU, Activation, HardSigmoid, Identity, LeakyReLU, ReLU, Sigmoid,
                           SiLU, Softmax, Softplus, Softsign, Swish, Tanh)
 from .base import Layer
 from .conv import Conv2D
+from .conv1d import Conv1D
 from .dense import Dense
+from .embedding import Embedding
 from .gru import GRU
 from .lstm import LSTM
+from .masking import Masking
 from .merge import Add, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       MaxPool2D, MaxPooling2D)
+from .pooling1d import (GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
+                        GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
 from .recurrent import RecurrentState
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
 from .simple_rnn import SimpleRNN
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
            "Softmax", "Identity", "Add", "Subtract", "Multiply", "Concatenate", "Residual",
            "GELU", "ELU", "SiLU", "Swish", "Softsign", "HardSigmoid", "Conv2D", "MaxPool2D",
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
-           "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "RecurrentState", "REGISTRY",
+           "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "RecurrentState", "Embedding",
+           "Masking", "Bidirectional", "TimeDistributed", "Conv1D", "MaxPooling1D", "MaxPool1D",
+           "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D",
+           "REGISTRY",
            "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
@@ -31,7 +41,9 @@ REGISTRY.update({cls.__name__: cls for cls in (Add, Subtract, Multiply, Concaten
 REGISTRY.update({cls.__name__: cls for cls in (
     GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
-REGISTRY.update({cls.__name__: cls for cls in (SimpleRNN, LSTM, GRU, RecurrentState)})
+REGISTRY.update({cls.__name__: cls for cls in (
+    SimpleRNN, LSTM, GRU, RecurrentState, Embedding, Masking, Bidirectional, TimeDistributed,
+    Conv1D, MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)})
 
 
 def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:

@@ -5,6 +5,10 @@
 
     dL/dz = dL/dy ⊙ f'(·)            (from y or z, whichever the activation needs)
     dL/dW = xᵀ dL/dz,  dL/db = Σ_batch dL/dz,  dL/dx = dL/dz Wᵀ
+
+On inputs with more axes, (batch, ..., in) → (batch, ..., units), the same map is applied to the
+last axis (as Keras; e.g. every step of a sequence): the leading axes are flattened into rows,
+so it is still one matmul.
 """
 from __future__ import annotations
 
@@ -41,15 +45,14 @@ class Dense(Layer):
         # penalties are applied by the model (see nnlite.regularizers), not in backward
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._x = self._saved = None
+        self._x = self._saved = self._lead = None
         self._logits = False
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 1:
-            raise ShapeError(f"Dense {self.name!r}: expects 2-D inputs (batch, features), got "
-                             f"input shape (batch, {', '.join(map(str, input_shape))}); "
-                             "add a Flatten layer first")
-        return (self.units,)
+        if len(input_shape) < 1:
+            raise ShapeError(f"Dense {self.name!r}: expects inputs (batch, ..., features), got "
+                             f"input shape (batch, {', '.join(map(str, input_shape))})")
+        return tuple(input_shape[:-1]) + (self.units,)
 
     def build(self, input_shape, rng, dtype):
         super().build(input_shape, rng, dtype)
@@ -61,6 +64,11 @@ class Dense(Layer):
 
     def forward(self, x, training=False, logits=False):
         """``logits=True`` skips the activation (the model fuses it into the loss)."""
+        if x.ndim != 2:  # (batch, ..., in): the last axis, as rows of one matmul
+            y = self.forward(x.reshape(-1, x.shape[-1]), training, logits)
+            if training:
+                self._lead = x.shape[:-1]
+            return y.reshape(x.shape[:-1] + (self.units,))
         kernel = self.params["kernel"]
         shape = (x.shape[0], self.units)
         z = np.matmul(x, kernel, out=self._buffer("z", shape) if training else None)
@@ -69,10 +77,13 @@ class Dense(Layer):
         y, saved = activate(self.activation, z, logits,
                             (lambda: self._buffer("y", shape)) if training else None)
         if training:
-            self._x, self._saved, self._logits = x, saved, logits
+            self._x, self._saved, self._logits, self._lead = x, saved, logits, None
         return y
 
     def backward(self, dy, input_grad=True):
+        lead = self._lead
+        if lead is not None:
+            dy = dy.reshape(-1, self.units)
         dz = activation_grad(self.activation, dy, self._saved, self._logits,
                              lambda: self._buffer("dz", dy.shape))
         np.matmul(self._x.T, dz, out=self.grads["kernel"])
@@ -82,8 +93,8 @@ class Dense(Layer):
             np.add.reduce(dz, axis=0, out=self.grads["bias"])
         if not input_grad:
             return None
-        return np.matmul(dz, self.params["kernel"].T,
-                         out=self._buffer("dx", self._x.shape))
+        dx = np.matmul(dz, self.params["kernel"].T, out=self._buffer("dx", self._x.shape))
+        return dx if lead is None else dx.reshape(lead + (dx.shape[-1],))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, **kernel_bias_config(self)}

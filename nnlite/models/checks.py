@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError, DTypeError, InputValueError, ShapeError
+from .sequence_head import prepare_targets
 
 __all__ = ["chunk_size", "check_array", "check_targets", "check_callbacks"]
 
@@ -72,7 +73,7 @@ def check_targets(model, x, y):
         raise ShapeError(f"x and y must have the same length, got x {x.shape[0]} and "
                          f"y {y_arr.shape[0] if y_arr.ndim else 'a scalar'}")
     out_shape = (x.shape[0],) + tuple(model.output_shape_for(x.shape[1:]))
-    y_arr = model.loss.prepare_targets(y_arr, out_shape, model.dtype)
+    y_arr = prepare_targets(model.loss, y_arr, out_shape, model.dtype)
     return np.ascontiguousarray(y_arr)
 
 

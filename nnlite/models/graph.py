@@ -35,7 +35,9 @@ from .base import BaseModel
 from .checks import chunk_size
 from .graph_build import (Input, Node, assign_names, check_graph, graph_config, graph_from_config,
                           topological_order)
+from .masks import graph_run, plan
 from .output_losses import WeightedLosses
+from .sequence_head import prepare_targets, wrap_sequence_head
 
 __all__ = ["Model", "Input", "Node"]
 
@@ -46,6 +48,8 @@ class Model(BaseModel):
 
     Errors at construction (``GraphError``): a cycle, an output depending on an input not in
     ``inputs``, an input no output depends on, a layer used at two nodes, repeated names."""
+
+    _masks = False  # True when a layer creates a mask (decided at build, see models.masks)
 
     def __init__(self, inputs, outputs, name=None, seed=None, dtype="float32"):
         super().__init__(name=name, seed=seed, dtype=dtype)
@@ -102,6 +106,7 @@ class Model(BaseModel):
         for i, layer, parents in self._plan:
             shapes = [self.nodes[p].shape for p in parents]
             layer.build(shapes if layer.multi_input else shapes[0], rng, self.dtype)
+        self._masks = plan(self)
 
     # ------------------------------------------------------------------ compile
     def compile(self, loss, optimizer="adam", metrics=None, loss_weights=None):
@@ -164,6 +169,7 @@ class Model(BaseModel):
                 threshold = 0.0 if self.loss.from_logits else 0.5
                 self._metrics = [metrics_mod.get(m, self.loss.task, threshold)
                                  for m in self._metric_specs]
+            wrap_sequence_head(self)
             return
         losses = self.loss if isinstance(self.loss, list) else [self.loss] * len(self.outputs)
         fused, train, metrics = [], [], []
@@ -182,6 +188,7 @@ class Model(BaseModel):
         self._train_loss = WeightedLosses(train, self._loss_weights)
         self._metrics = [m for _, m in metrics]
         self._metric_outputs = [k for k, _ in metrics]
+        wrap_sequence_head(self)
 
     # ------------------------------------------------------------------ checking
     def _check_x(self, x, what="x"):
@@ -212,7 +219,7 @@ class Model(BaseModel):
             if arr.ndim == 0 or arr.shape[0] != n:
                 raise ShapeError(f"y for output {node.label!r} must have {n} rows like x, got "
                                  f"shape {arr.shape}")
-            arr = loss.prepare_targets(arr, (n,) + node.shape, self.dtype)
+            arr = prepare_targets(loss, arr, (n,) + node.shape, self.dtype)
             out.append(np.ascontiguousarray(arr))
         return x, (out if self._multi_out else out[0])
 
@@ -238,6 +245,8 @@ class Model(BaseModel):
     def _run(self, x, training, logits, record):
         """Values of every node, in topological order; returns the output(s).  ``logits`` is a
         bool (one output) or a tuple of bools (per output) asking fused heads for logits."""
+        if self._masks:
+            return graph_run(self, x, training, logits, record)
         values = [None] * len(self.nodes)
         xs = x if self._multi_in else (x,)
         for i, v in zip(self._input_index, xs):

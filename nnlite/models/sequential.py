@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..layers.base import Layer
+from . import masks
 from .base import BaseModel, limit_allocation
+from .sequence_head import wrap_sequence_head
 
 __all__ = ["Sequential"]
 
@@ -21,6 +23,8 @@ class Sequential(BaseModel):
     ``seed`` fixes the weights (and, unless ``fit(seed=...)`` is given, the batch order);
     ``dtype`` is ``"float32"`` (default, fast) or ``"float64"`` (teaching, gradient checks).
     """
+
+    _masks = False  # True when a layer creates a mask (decided at build, see models.masks)
 
     def __init__(self, layers=None, name=None, seed=None, dtype="float32"):
         super().__init__(name=name, seed=seed, dtype=dtype)
@@ -82,8 +86,15 @@ class Sequential(BaseModel):
         for layer in self.layers:
             layer.build(shape, rng, self.dtype)
             shape = layer.output_shape
+        self._masks = masks.plan(self)
+
+    def _configure_head(self):
+        super()._configure_head()
+        wrap_sequence_head(self)
 
     def _forward(self, x, training, logits):
+        if self._masks:
+            return masks.stack_forward(self, x, training, logits)
         layers = self.layers
         last = len(layers) - 1
         for i in range(last):  # no slice: nothing allocated per step
