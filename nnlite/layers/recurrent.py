@@ -45,11 +45,6 @@ from .base import Layer
 __all__ = ["RecurrentState"]
 
 
-def fresh(key, shape, dtype=None):
-    """A scratch array that is not kept (inference: the layer caches nothing)."""
-    return np.empty(shape, dtype=dtype)
-
-
 def slope(fn, y, one, out):
     """f'(z) from y = f(z) for an activation whose derivative is written from its output."""
     return fn.backward(one, y, out=out)
@@ -191,6 +186,10 @@ class Recurrent(Layer):
             return self._states
         return [np.zeros((n, self.units), dtype=self.dtype) for _ in range(self.state_count)]
 
+    def _scratch(self, key, shape, dtype=None):
+        """A work array that is not kept (inference: the layer caches nothing)."""
+        return np.empty(shape, dtype=self.dtype if dtype is None else dtype)
+
     def _dropout_mask(self, shape, rate, buf, key):
         mask = self._rng.random(shape, dtype=self.dtype, out=buf(key, shape))
         keep = np.greater_equal(mask, rate)
@@ -199,7 +198,7 @@ class Recurrent(Layer):
 
     def forward(self, x, training=False, mask=None):
         n, steps, features = x.shape
-        buf = self._buffer if training else fresh
+        buf = self._buffer if training else self._scratch
         x_tm = buf("x_tm", (steps, n, features))
         np.copyto(x_tm, (x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
         drop = self._dropout_mask((n, features), self.dropout, buf, "drop_x") \

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ConfigError, DTypeError, InputValueError, ShapeError
 from .sequence_head import prepare_targets
 
-__all__ = ["chunk_size", "check_array", "check_targets", "check_callbacks"]
+__all__ = ["chunk_size", "check_array", "check_targets", "check_callbacks", "check_token_ids"]
 
 _PREDICT_CHUNK = 4096
 
@@ -60,6 +60,15 @@ def check_array(x, what, expected, dtype, first_layer=None, model_name=None):
                 "model with dtype='float64' or rescale the inputs")
         raise InputValueError(f"{what} contains NaN or inf")
     return x
+
+
+def check_token_ids(layers, x) -> None:
+    """Let the layers reading ``x`` that take token ids (``Embedding.token_ids``) reject ids
+    that are not valid tokens, before anything changes."""
+    for layer in layers:
+        check = getattr(layer, "token_ids", None)
+        if check is not None:
+            check(x)
 
 
 def check_targets(model, x, y):

@@ -62,6 +62,9 @@ def class_weights(model, y, class_weight):
     if not isinstance(class_weight, dict) or not class_weight:
         raise ConfigError(f"fit: class_weight must be a non-empty dict {{class: weight}}, got "
                           f"{class_weight!r}")
+    if y.ndim > (1 if task == "sparse" else 2):  # one weight per row cannot weight each step
+        raise ConfigError(f"fit: class_weight is not supported for outputs with a time axis "
+                          f"(targets of shape {y.shape}), as in Keras; pass sample_weight")
     if task == "pm1":
         labels = np.where(y.reshape(-1) > 0, 1, -1)
     elif task == "binary":

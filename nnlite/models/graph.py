@@ -32,7 +32,7 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
-from .checks import chunk_size
+from .checks import check_token_ids, chunk_size
 from .graph_build import (Input, Node, assign_names, check_graph, graph_config, graph_from_config,
                           topological_order)
 from .masks import graph_run, plan
@@ -193,7 +193,9 @@ class Model(BaseModel):
     # ------------------------------------------------------------------ checking
     def _check_x(self, x, what="x"):
         if not self._multi_in:
-            return super()._check_x(x, what)
+            out = super()._check_x(x, what)
+            check_token_ids(self._readers(self.inputs[0]), out)
+            return out
         xs = self._as_list(x, self.inputs, what)
         out = [self._check_array(v, f"{what}[{k}] (input {n.name!r})", n.shape)
                for k, (v, n) in enumerate(zip(xs, self.inputs))]
@@ -201,7 +203,12 @@ class Model(BaseModel):
         if len(lengths) != 1:
             raise ShapeError(f"{what}: all inputs need the same batch length, got "
                              f"{[v.shape[0] for v in out]}")
+        for v, node in zip(out, self.inputs):
+            check_token_ids(self._readers(node), v)
         return out
+
+    def _readers(self, node):
+        return [n.layer for n in self.nodes if any(p is node for p in n.parents)]
 
     def _check_xy(self, x, y):
         if not self._multi_in and not self._multi_out:

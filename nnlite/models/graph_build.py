@@ -229,7 +229,10 @@ def graph_from_config(cls, spec, seed=None, custom_objects=None, max_weight_byte
             raise GraphError(f"Model.from_config: layer {layer.name!r} refers to unknown "
                              f"nodes {missing}")
         parents = [nodes[p] for p in entry["inbound"]]
-        nodes[layer.name] = layer(parents if layer.multi_input else parents[0])
+        node = layer(parents if layer.multi_input else parents[0])
+        # a layer with several outputs (return_state) returns [output, *states]; the states
+        # are layers of their own in the config
+        nodes[layer.name] = node[0] if isinstance(node, list) else node
     try:
         outputs = [nodes[o] for o in config["outputs"]]
     except KeyError as err:

@@ -16,7 +16,7 @@ weights ``m · N / Σm`` (N rows), so
                                    real steps, not by Σ w m, as Keras
 
 and a batch whose steps are all masked has loss 0 and gradient 0 (never NaN).  Metrics see
-only the real steps.  Outputs without a time axis are untouched: the model keeps the plain loss
+only the real steps (and are 0, not NaN, when every step was masked).  Outputs without a time axis are untouched: the model keeps the plain loss
 and metric objects, so none of this costs anything there.
 """
 from __future__ import annotations
@@ -140,6 +140,7 @@ class SequenceMetric:
 
     def __init__(self, metric, model, index=0):
         self.metric, self._model, self._index = metric, model, index
+        self._seen = 0
 
     def __getattr__(self, name):
         if name == "metric":
@@ -156,9 +157,11 @@ class SequenceMetric:
 
     def reset(self):
         self.metric.reset()
+        self._seen = 0
 
     def result(self):
-        return self.metric.result()
+        # no real step seen (every step masked): 0, as Keras's divide_no_nan, never NaN
+        return self.metric.result() if self._seen else 0.0
 
     def update(self, y_pred, y_true):
         rows, y_rows = _rows(y_pred, y_true)
@@ -168,6 +171,7 @@ class SequenceMetric:
             if rows.shape[0] != keep.size:
                 keep = np.repeat(keep, rows.shape[0] // keep.size)
             rows, y_rows = rows[keep], y_rows[keep]
+        self._seen += rows.shape[0]
         self.metric.update(rows, y_rows)
 
 

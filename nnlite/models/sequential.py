@@ -5,6 +5,7 @@ from ..errors import ConfigError
 from ..layers.base import Layer
 from . import masks
 from .base import BaseModel, limit_allocation
+from .checks import check_token_ids
 from .sequence_head import wrap_sequence_head
 
 __all__ = ["Sequential"]
@@ -91,6 +92,11 @@ class Sequential(BaseModel):
     def _configure_head(self):
         super()._configure_head()
         wrap_sequence_head(self)
+
+    def _check_x(self, x, what="x"):
+        x = super()._check_x(x, what)
+        check_token_ids(self.layers[:1], x)
+        return x
 
     def _forward(self, x, training, logits):
         if self._masks:
