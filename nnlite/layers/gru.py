@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from .recurrent import Recurrent, _elementwise, _flag, slope
+from .recurrent import Recurrent, _elementwise, _flag, half_scale, slope
 
 __all__ = ["GRU"]
 
@@ -75,6 +75,15 @@ class GRU(Recurrent):
         hs[0] = states[0]
         kernel = self.params["recurrent_kernel"]
         after = self.reset_after
+        rec_bias = self.params["bias"][1] if after and self.use_bias else None
+        fast = self._fast_gates
+        if fast:  # z/2 on the z, r columns, folded into the projection, kernel and bias
+            scale, shift = half_scale(width, np.r_[0:2 * h], self.dtype)
+            proj *= scale
+            kernel = np.multiply(kernel, scale, out=buf("kernel_half", kernel.shape))
+            if rec_bias is not None:
+                rec_bias = np.multiply(rec_bias, scale, out=buf("bias_half", rec_bias.shape))
+            scale, shift = scale[:2 * h], shift[:2 * h]
         # reset_after: u = h_{t-1} U + b_1 for every step (u_h is needed by backward);
         # otherwise u_zr = h_{t-1} U_zr and rh = r ⊙ h_{t-1} (the input of U_h)
         rec = buf("rec", (steps, n, width) if after else (n, 2 * h))
@@ -82,7 +91,6 @@ class GRU(Recurrent):
         tmp = buf("tmp", (n, h))
         hr = buf("h_rec", (steps, n, h)) if rec_drop is not None else None
         act, ract = self.activation, self.recurrent_activation
-        rec_bias = self.params["bias"][1] if after and self.use_bias else None
         carry = None if on is None else ~on
         for t in range(steps):
             g = proj[t]                                  # becomes [z, r, ĥ]
@@ -96,12 +104,12 @@ class GRU(Recurrent):
                 if rec_bias is not None:
                     u += rec_bias
                 zr += u[:, :2 * h]
-                ract(zr, out=zr)
+                self._gates(zr, fast, scale, shift, ract)
                 np.multiply(g[:, h:2 * h], u[:, 2 * h:], out=tmp)
             else:
                 np.matmul(src, kernel[:, :2 * h], out=rec)
                 zr += rec
-                ract(zr, out=zr)
+                self._gates(zr, fast, scale, shift, ract)
                 np.multiply(g[:, h:2 * h], src, out=rh[t])
                 np.matmul(rh[t], kernel[:, 2 * h:], out=tmp)
             hh += tmp
@@ -115,6 +123,15 @@ class GRU(Recurrent):
         if training:
             self._scan_cache = (proj, hs, rec if after else rh, hr)
         return hs, (hs[steps],)
+
+    @staticmethod
+    def _gates(zr, fast, scale, shift, ract):
+        if fast:
+            np.tanh(zr, out=zr)
+            zr *= scale
+            zr += shift
+        else:
+            ract(zr, out=zr)
 
     # ------------------------------------------------------------------ backward
     def _scan_backward(self, dy_tm, finals, on, rec_drop):
@@ -139,9 +156,8 @@ class GRU(Recurrent):
         if on is not None:
             keep, carry = self._mask_weights(on)
             pass_h = buf("pass_h", (n, h))
-        kernel = self.params["recurrent_kernel"]
-        kernel_t = kernel.T
-        kernel_zr_t, kernel_h_t = kernel[:, :2 * h].T, kernel[:, 2 * h:].T
+        kernel_t = self._transposed("recurrent_kernel")
+        kernel_zr_t, kernel_h_t = kernel_t[:2 * h], kernel_t[2 * h:]
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
                 dh += dy_tm[t]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from .recurrent import Recurrent, _elementwise, _flag, slope
+from .recurrent import Recurrent, _elementwise, _flag, half_scale, slope
 
 __all__ = ["LSTM"]
 
@@ -77,6 +77,11 @@ class LSTM(Recurrent):
         tcs = buf("tanh_c", (steps, n, h))
         hs[0], cs[0] = states
         kernel = self.params["recurrent_kernel"]
+        fast = self._fast_gates
+        if fast:  # z/2 on the σ columns, folded into the projection and the kernel
+            scale, shift = half_scale(4 * h, np.r_[0:2 * h, 3 * h:4 * h], self.dtype)
+            proj *= scale
+            kernel = np.multiply(kernel, scale, out=buf("kernel_half", kernel.shape))
         rec = buf("rec", (n, 4 * h))
         ig = buf("ig", (n, h))
         hr = buf("h_rec", (n, h)) if rec_drop is not None else None
@@ -87,9 +92,14 @@ class LSTM(Recurrent):
             src = hs[t] if hr is None else np.multiply(hs[t], rec_drop, out=hr)
             np.matmul(src, kernel, out=rec)
             z += rec
-            ract(z[:, :2 * h], out=z[:, :2 * h])
-            act(z[:, 2 * h:3 * h], out=z[:, 2 * h:3 * h])
-            ract(z[:, 3 * h:], out=z[:, 3 * h:])
+            if fast:
+                np.tanh(z, out=z)
+                z *= scale
+                z += shift
+            else:
+                ract(z[:, :2 * h], out=z[:, :2 * h])
+                act(z[:, 2 * h:3 * h], out=z[:, 2 * h:3 * h])
+                ract(z[:, 3 * h:], out=z[:, 3 * h:])
             c = cs[t + 1]
             np.multiply(z[:, h:2 * h], cs[t], out=c)
             np.multiply(z[:, :h], z[:, 2 * h:3 * h], out=ig)
@@ -130,7 +140,7 @@ class LSTM(Recurrent):
         if on is not None:
             keep, carry = self._mask_weights(on)
             pass_h, pass_c = buf("pass_h", (n, h)), buf("pass_c", (n, h))
-        kernel_t = self.params["recurrent_kernel"].T
+        kernel_t = self._transposed("recurrent_kernel")
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
                 dh += dy_tm[t]

@@ -50,6 +50,17 @@ def slope(fn, y, one, out):
     return fn.backward(one, y, out=out)
 
 
+def half_scale(width, sigmoid_columns, dtype):
+    """(scale, shift) rows for gates computed as ``tanh(scale ⊙ z) ⊙ scale + shift``: 1/2 and
+    1/2 on the sigmoid columns (σ(z) = (1 + tanh(z/2)) / 2, exact, and one fast ``tanh`` call
+    for all gates instead of scipy's slower ``expit``), 1 and 0 on the tanh columns."""
+    scale = np.ones(width, dtype=dtype)
+    scale[sigmoid_columns] = 0.5
+    shift = np.zeros(width, dtype=dtype)
+    shift[sigmoid_columns] = 0.5
+    return scale, shift
+
+
 def _rate(value, owner, name):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
             or not 0.0 <= value < 1.0:
@@ -145,6 +156,9 @@ class Recurrent(Layer):
         self._rng = np.random.default_rng(seed)
         self._states = None
         self._one = np.ones((), dtype=self.dtype)
+        # the standard gates (σ for gates, tanh for candidates) run as one tanh per step
+        self._fast_gates = (self.activation.name == "tanh" and getattr(
+            self, "recurrent_activation", self.activation).name == "sigmoid")
 
     def _bias_shape(self):
         return (self.gates * self.units,)
@@ -185,6 +199,14 @@ class Recurrent(Layer):
                     "size fixed (the number of rows a multiple of it) or call reset_state()")
             return self._states
         return [np.zeros((n, self.units), dtype=self.dtype) for _ in range(self.state_count)]
+
+    def _transposed(self, key):
+        """A contiguous copy of ``params[key]ᵀ`` (a matmul with it is faster than with the
+        transposed view), in a reused buffer."""
+        weight = self.params[key]
+        out = self._buffer(f"{key}_t", weight.shape[::-1])
+        np.copyto(out, weight.T)
+        return out
 
     def _scratch(self, key, shape, dtype=None):
         """A work array that is not kept (inference: the layer caches nothing)."""

@@ -70,7 +70,7 @@ class SimpleRNN(Recurrent):
         if on is not None:
             keep, carry = self._mask_weights(on)
             pass_h = buf("pass_h", (n, h))
-        kernel_t = self.params["recurrent_kernel"].T
+        kernel_t = self._transposed("recurrent_kernel")
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
                 dh += dy_tm[t]
