@@ -16,7 +16,7 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
                       MaxPool2D, MaxPooling2D)
 from .pooling1d import (GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
                         GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
-from .recurrent import RecurrentState
+from .recurrent_state import RecurrentState
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual

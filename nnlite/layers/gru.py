@@ -158,9 +158,12 @@ class GRU(Recurrent):
             pass_h = buf("pass_h", (n, h))
         kernel_t = self._transposed("recurrent_kernel")
         kernel_zr_t, kernel_h_t = kernel_t[:2 * h], kernel_t[2 * h:]
+        norms = self._step_norms(steps)
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
                 dh += dy_tm[t]
+            if norms is not None:                                        # ‖∂L/∂h_t‖
+                norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
                 np.multiply(dh, carry[t], out=pass_h)
                 dh *= keep[t]
@@ -202,6 +205,7 @@ class GRU(Recurrent):
             flat = dproj.reshape(steps * n, width)
             grad[:, :2 * h] = src.T @ flat[:, :2 * h]
             grad[:, 2 * h:] = saved.reshape(steps * n, h).T @ flat[:, 2 * h:]
+        self._keep_step_norms(norms)
         return dproj
 
     def get_config(self):

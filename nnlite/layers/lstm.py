@@ -141,9 +141,12 @@ class LSTM(Recurrent):
             keep, carry = self._mask_weights(on)
             pass_h, pass_c = buf("pass_h", (n, h)), buf("pass_c", (n, h))
         kernel_t = self._transposed("recurrent_kernel")
+        norms = self._step_norms(steps)
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
                 dh += dy_tm[t]
+            if norms is not None:                                        # ‖∂L/∂h_t‖
+                norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
                 np.multiply(dh, carry[t], out=pass_h)
                 dh *= keep[t]
@@ -171,6 +174,7 @@ class LSTM(Recurrent):
             prev = np.multiply(hs[:steps], rec_drop, out=buf("h_rec_all", (steps, n, h)))
             prev = prev.reshape(steps * n, h)
         np.matmul(prev.T, dz.reshape(steps * n, width), out=self.grads["recurrent_kernel"])
+        self._keep_step_norms(norms)
         return dz
 
     def get_config(self):

@@ -41,8 +41,9 @@ import numpy as np
 from .. import activations, initializers, regularizers
 from ..errors import ConfigError, ShapeError
 from .base import Layer
+from .recurrent_state import RecurrentState
 
-__all__ = ["RecurrentState"]
+__all__ = ["Recurrent", "RecurrentState"]
 
 
 def slope(fn, y, one, out):
@@ -126,6 +127,10 @@ class Recurrent(Layer):
         self._final_states = None    # return_state: the final states of the last call
         self._state_grads = None     # return_state: dL/d(final states) from RecurrentState
         self._cache = None
+        #: set by the time-step monitors (nnlite.monitors_time): backward then stores
+        #: ``step_grad_norms``, ‖∂L/∂h_t‖ over the batch for every step t in time order
+        self.record_step_norms = False
+        self.step_grad_norms = None
 
     # ------------------------------------------------------------------ building
     @property
@@ -288,6 +293,14 @@ class Recurrent(Layer):
                   else dx_tm.transpose(1, 0, 2))
         return dx
 
+    def _step_norms(self, steps):
+        """The array BPTT fills with ‖∂L/∂h_t‖ (processing order) when recording, else None."""
+        return np.zeros(steps) if self.record_step_norms else None
+
+    def _keep_step_norms(self, norms):
+        if norms is not None:
+            self.step_grad_norms = norms[::-1].copy() if self.go_backwards else norms
+
     def _mask_weights(self, on):
         """(keep, carry): float (T, n, 1) arrays, 1/0 at real steps and 0/1 at masked ones;
         the gradient reaching a masked step's state passes to the step before unchanged."""
@@ -316,59 +329,3 @@ class Recurrent(Layer):
             if getattr(self, key) is not None:
                 config[key] = regularizers.serialize(getattr(self, key))
         return config
-
-
-class RecurrentState(Layer):
-    """``RecurrentState(index)``: the ``index``-th final state (h, then c for LSTM) of the
-    recurrent layer whose output node it is called on — the extra outputs of
-    ``return_state=True``.  Created by the recurrent layer's call in the graph API
-    (``out, h, c = LSTM(8, return_state=True)(x)``); it has no weights.
-
-    forward: returns the state the source layer computed in the same pass (shape
-    (batch, units)); backward: hands dL/d(state) to the source layer, whose BPTT starts from
-    it, and returns zeros for the source's output (its consumers add the rest).
-    """
-
-    def __init__(self, index=0, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-            raise ConfigError(f"RecurrentState: index must be a non-negative int, got {index!r}")
-        self.index = int(index)
-        self.source = None
-
-    def __call__(self, inputs):
-        from ..models.graph_build import Node
-
-        source = inputs.layer if isinstance(inputs, Node) else None
-        count = len(getattr(source, "state_shapes", lambda: [])()) \
-            if getattr(source, "return_state", False) else 0
-        if self.index >= count:
-            raise ConfigError(f"RecurrentState({self.index}) must be called on the output of a "
-                              "recurrent layer with return_state=True that has that many states")
-        self.source = source
-        return super().__call__(inputs)
-
-    def compute_output_shape(self, input_shape):
-        if self.source is None:
-            raise ConfigError("RecurrentState is created by calling a recurrent layer with "
-                              "return_state=True")
-        return tuple(self.source.state_shapes()[self.index])
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def forward(self, x, training=False):
-        if training:
-            self._x_shape = x.shape
-        return self.source._final_states[self.index]
-
-    def backward(self, dy, input_grad=True):
-        self.source._state_grads[self.index] = dy
-        if not input_grad:
-            return None
-        zeros = self._buffer("zeros", self._x_shape)
-        zeros.fill(0)
-        return zeros
-
-    def get_config(self):
-        return {**super().get_config(), "index": self.index}

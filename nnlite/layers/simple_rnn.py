@@ -71,9 +71,12 @@ class SimpleRNN(Recurrent):
             keep, carry = self._mask_weights(on)
             pass_h = buf("pass_h", (n, h))
         kernel_t = self._transposed("recurrent_kernel")
+        norms = self._step_norms(steps)
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
                 dh += dy_tm[t]
+            if norms is not None:                                        # ‖∂L/∂h_t‖
+                norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
                 np.multiply(dh, carry[t], out=pass_h)
                 dh *= keep[t]
@@ -89,5 +92,6 @@ class SimpleRNN(Recurrent):
             prev = np.multiply(prev, rec_drop, out=buf("h_rec_all", prev.shape))
         np.matmul(prev.reshape(steps * n, h).T, dz.reshape(steps * n, h),
                   out=self.grads["recurrent_kernel"])
+        self._keep_step_norms(norms)
         return dz
 
