@@ -108,7 +108,8 @@ def _seed(model, output, unit, weights):
 class Preserved:
     """``with Preserved(model):`` snapshots what a training-mode pass that is not a training
     step may change, and restores it afterwards: the flat gradient buffer, the training loss's cache, the model's and the layers' random generators
-    (Dropout masks) and the layers' state arrays (e.g. batch-norm running statistics)."""
+    (Dropout masks), the layers' state arrays (e.g. batch-norm running statistics) and the
+    carried states of stateful recurrent layers."""
 
     def __init__(self, model):
         self.model = model
@@ -125,6 +126,8 @@ class Preserved:
                      [m.rng] + [v for leaf in leaves for v in vars(leaf).values()
                                 if isinstance(v, np.random.Generator)]]
         self.states = [(leaf, key, a.copy()) for leaf in leaves for key, a in leaf.state.items()]
+        # the carried states of stateful recurrent layers (replaced, never written in place)
+        self.carried = [(leaf, leaf._states) for leaf in leaves if hasattr(leaf, "_states")]
         return self
 
     def __exit__(self, *exc):
@@ -137,6 +140,8 @@ class Preserved:
             generator.bit_generator.state = state
         for leaf, key, saved in self.states:
             leaf.state[key][...] = saved
+        for leaf, carried in self.carried:
+            leaf._states = carried
         return False
 
 

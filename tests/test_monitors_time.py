@@ -95,3 +95,14 @@ def test_monitors_record_per_step_lists():
     assert history.history["grad_norm/ratio"]                    # the usual records remain
     ax = plot_time_step_norms({"lstm": series[-1]})
     assert len(ax.lines) == 1
+
+
+def test_probes_leave_the_carried_states_of_a_stateful_layer():
+    x, y = _data()
+    model = _model(GRU(4, input_shape=(T, 4), stateful=True))
+    model.predict(x)                                             # carries states for 8 rows
+    carried = [s.copy() for s in model.layers[0]._states]
+    time_step_gradient_norms(model, x, y)
+    time_step_activation_stats(model, x)
+    for a, b in zip(carried, model.layers[0]._states):
+        np.testing.assert_array_equal(a, b)

@@ -12,6 +12,10 @@ As Conv2D, it is one matrix product over the whole batch (im2col along time):
 The copies and the scatter loop over the k kernel taps only (one whole-batch strided copy/add
 each).  Padding: ``"valid"``; ``"same"`` (output ⌈T/s⌉, the extra padding at the end, as Keras);
 ``"causal"`` ((k-1)·d zeros in front, so y_t sees only x_≤t; WaveNet).
+
+Masks pass through unchanged when the output keeps the time axis (``"same"``/``"causal"``,
+stride 1) and are dropped otherwise; as in Keras, a masked step's values still enter its
+neighbours' windows (zero them first, e.g. with ``Masking``, when that matters).
 """
 from __future__ import annotations
 

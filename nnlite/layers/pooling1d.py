@@ -147,6 +147,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     def forward(self, x, training=False, mask=None):
         n, steps, c = x.shape
+        mask = None if mask is None else np.asarray(mask, dtype=bool)
         if mask is None:
             weights = np.full((n, steps, 1), 1.0 / steps, dtype=x.dtype)
         else:
@@ -174,6 +175,7 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 
     def forward(self, x, training=False, mask=None):
         n, steps, c = x.shape
+        mask = None if mask is None else np.asarray(mask, dtype=bool)
         if mask is not None:
             x = np.where(mask[:, :, None], x, -np.inf)
         index = np.argmax(x, axis=1)                                 # first maximum

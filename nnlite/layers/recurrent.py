@@ -241,6 +241,8 @@ class Recurrent(Layer):
         if self.use_bias:
             proj += self._input_bias()
         on = None
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
         if mask is not None and not mask.all():
             on = np.ascontiguousarray((mask[:, ::-1] if self.go_backwards else mask).T)
         hs, finals = self._scan(proj, self._initial_states(n), on, rec_drop, training, buf)
