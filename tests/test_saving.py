@@ -28,9 +28,24 @@ FACTORIES = {
     "Conv2D": lambda: REGISTRY["Conv2D"](2, 3, padding="same", activation="relu"),
     "Reshape": lambda: REGISTRY["Reshape"]((5, 1)),
     "Dropout": lambda: Dropout(0.3),
+    "SimpleRNN": lambda: REGISTRY["SimpleRNN"](3, return_sequences=True),
+    "LSTM": lambda: REGISTRY["LSTM"](3, go_backwards=True, dropout=0.2),
+    "GRU": lambda: REGISTRY["GRU"](3, reset_after=False, recurrent_dropout=0.2),
+    "Bidirectional": lambda: REGISTRY["Bidirectional"](REGISTRY["GRU"](2), merge_mode="sum"),
+    "TimeDistributed": lambda: REGISTRY["TimeDistributed"](Dense(3)),
+    "Conv1D": lambda: REGISTRY["Conv1D"](2, 3, padding="causal"),
+    "Embedding": lambda: REGISTRY["Embedding"](6, 3),
 }
-SHAPES = [(5,), (2, 6, 6)]
+SHAPES = [(5,), (2, 6, 6), (6, 3)]
+INTEGER_INPUTS = {"Embedding": 6}       # token ids in 0..5
 Residual = REGISTRY.get("Residual")
+
+
+def _state_model(shape):
+    """RecurrentState exists only as the extra output of a return_state layer in a graph."""
+    inp = nnlite.Input(shape=shape)
+    _, state = REGISTRY["GRU"](3, return_state=True)(inp)
+    return nnlite.Model(inp, Dense(2)(state), seed=1, dtype="float64")
 
 
 def _equal(a, b):
@@ -39,6 +54,8 @@ def _equal(a, b):
 
 def _single_layer_model(name):
     """A model with the registered layer ``name`` between an input and a Dense head."""
+    if name == "RecurrentState":
+        return _state_model((6, 3)), (6, 3)
     for shape in SHAPES:
         layer = FACTORIES.get(name, REGISTRY[name])()
         if getattr(layer, "multi_input", False):
@@ -72,6 +89,8 @@ def test_every_registered_layer_round_trips(tmp_path, name):
     model.compile("mse", nnlite.optimizers.Adam(learning_rate=0.01))
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((12, *shape)), rng.standard_normal((12, 2))
+    if name in INTEGER_INPUTS:
+        x = rng.integers(0, INTEGER_INPUTS[name], (12, *shape)).astype(np.float64)
     _train(model, x, y)
     path = tmp_path / "model.nnlite"
     model.save(path)

@@ -45,7 +45,7 @@ class Dense(Layer):
         # penalties are applied by the model (see nnlite.regularizers), not in backward
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._x = self._saved = self._lead = None
+        self._x = self._saved = None
         self._logits = False
 
     def compute_output_shape(self, input_shape):
@@ -66,8 +66,6 @@ class Dense(Layer):
         """``logits=True`` skips the activation (the model fuses it into the loss)."""
         if x.ndim != 2:  # (batch, ..., in): the last axis, as rows of one matmul
             y = self.forward(x.reshape(-1, x.shape[-1]), training, logits)
-            if training:
-                self._lead = x.shape[:-1]
             return y.reshape(x.shape[:-1] + (self.units,))
         kernel = self.params["kernel"]
         shape = (x.shape[0], self.units)
@@ -77,13 +75,13 @@ class Dense(Layer):
         y, saved = activate(self.activation, z, logits,
                             (lambda: self._buffer("y", shape)) if training else None)
         if training:
-            self._x, self._saved, self._logits, self._lead = x, saved, logits, None
+            self._x, self._saved, self._logits = x, saved, logits
         return y
 
     def backward(self, dy, input_grad=True):
-        lead = self._lead
-        if lead is not None:
-            dy = dy.reshape(-1, self.units)
+        if dy.ndim != 2:  # the rows of an input with more axes (see forward)
+            dx = self.backward(dy.reshape(-1, self.units), input_grad)
+            return None if dx is None else dx.reshape(dy.shape[:-1] + (dx.shape[-1],))
         dz = activation_grad(self.activation, dy, self._saved, self._logits,
                              lambda: self._buffer("dz", dy.shape))
         np.matmul(self._x.T, dz, out=self.grads["kernel"])
@@ -93,8 +91,8 @@ class Dense(Layer):
             np.add.reduce(dz, axis=0, out=self.grads["bias"])
         if not input_grad:
             return None
-        dx = np.matmul(dz, self.params["kernel"].T, out=self._buffer("dx", self._x.shape))
-        return dx if lead is None else dx.reshape(lead + (dx.shape[-1],))
+        return np.matmul(dz, self.params["kernel"].T,
+                         out=self._buffer("dx", self._x.shape))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, **kernel_bias_config(self)}
