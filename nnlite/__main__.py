@@ -1,15 +1,18 @@
-"""``python -m nnlite [command]``: the command-line entry.
+"""The command-line entry of nnlite (python -m nnlite [command]).
 
     python -m nnlite            train a 784-128-10 ReLU network on the built-in MNIST split
     python -m nnlite demo       the same, with options (--epochs, --seed, --quiet)
-    python -m nnlite depth      the depth study: sigmoid/tanh/ReLU/ReLU+residual × depth
-                                (--quick, --out, --data, --depths, --activations, ...)
+    python -m nnlite depth      the depth study: sigmoid/tanh/ReLU/ReLU+residual x depth,
+                                written to ./nnlite-depth (--out to choose the folder)
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+
+#: where ``python -m nnlite depth`` writes when no --out is given (never a tracked folder)
+DEPTH_OUT = "nnlite-depth"
 
 
 def demo(args) -> int:
@@ -29,9 +32,14 @@ def demo(args) -> int:
               verbose=0 if args.quiet else 1, seed=args.seed)
     seconds = time.perf_counter() - start
     loss, accuracy = model.evaluate(x_test, y_test)
-    print(f"test accuracy: {accuracy:.4f} (loss {loss:.4f}) after {args.epochs} epochs "
+    print(f"test accuracy: {accuracy:.4f} (loss {loss:.4f}) after {_count(args.epochs, 'epoch')} "
           f"in {seconds:.1f} s")
     return 0
+
+
+def _count(n, noun) -> str:
+    """``1 epoch``, ``3 epochs``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def depth(args) -> int:
@@ -50,14 +58,14 @@ def depth(args) -> int:
     # --quick gets its own file names so it never overwrites a full run's results
     paths = results.save(args.out, prefix="depth_quick_" if args.quick else "depth_")
     print(results.to_markdown())
-    print(f"depth study: {len(results.rows)} networks in {seconds:.1f} s; wrote")
+    print(f"depth study: {_count(len(results.rows), 'network')} in {seconds:.1f} s; wrote")
     for path in paths:
         print(f"  {path}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nnlite", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m nnlite", description=__doc__.strip(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command")
     demo_parser = commands.add_parser("demo", help="train an MLP on the built-in MNIST data")
@@ -71,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     depth_parser.add_argument("--quick", action="store_true",
                               help="a small sweep (depths 1 4 16, 3 epochs, 2000 images), "
                               "written as depth_quick_*")
-    depth_parser.add_argument("--out", default="benchmarks/results",
-                              help="output folder (default: benchmarks/results)")
+    depth_parser.add_argument("--out", default=DEPTH_OUT,
+                              help=f"output folder (default: ./{DEPTH_OUT})")
     depth_parser.add_argument("--data", choices=("mnist", "spirals"), default="mnist")
     depth_parser.add_argument("--depths", type=int, nargs="+", metavar="D")
     depth_parser.add_argument("--activations", nargs="+", metavar="A",

@@ -36,14 +36,27 @@ class Callback:
     checks_finite = False
 
     def set_model(self, model):
+        """Called by the training loop before ``on_train_begin``: ``self.model = model``."""
         self.model = model
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_batch_begin(self, batch, logs=None): ...
-    def on_batch_end(self, batch, logs=None): ...
+    def on_train_begin(self, logs=None):
+        """Once, before the first epoch (``logs`` is empty)."""
+
+    def on_train_end(self, logs=None):
+        """Once, after the last epoch; ``logs`` is ``{"interrupted": True}`` after Ctrl-C."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Before each epoch; ``epoch`` counts from 0 (from ``initial_epoch`` when resuming)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """After each epoch, with its ``loss``, metrics and ``val_*`` entries in ``logs``."""
+
+    def on_batch_begin(self, batch, logs=None):
+        """Before each training step (``batch`` is its index in the epoch)."""
+
+    def on_batch_end(self, batch, logs=None):
+        """After each step; ``logs`` holds ``batch``, ``size`` and ``loss`` (the running mean
+        of the epoch so far)."""
 
 
 def _overrides(callback, hook):

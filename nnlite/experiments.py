@@ -21,8 +21,12 @@ each block, so the B = d − 1 branch kernels are scaled by 1/√B after initial
 Fixup, Zhang et al. 2019): the stack then grows h, and the gradient, by at most (1 + 1/B)^B ≤ e
 in squared norm, at any depth.  At d = 1 all ReLU variants are the same network.
 
-    >>> results = depth_study(depths=(2, 8), epochs=2, progress=False)   # doctest: +SKIP
-    >>> results.to_csv("depth.csv"); results.plot_gradient_norms("depth_grad_norms.png")
+    >>> results = depth_study(activations=("sigmoid", "relu+residual"), depths=(8,), epochs=1,
+    ...                       data="spirals", progress=False)   # 3,000 points: < 1 s
+    >>> [(row["activation"], row["first_grad_init"] < 1e-4) for row in results.table()]
+    [('sigmoid', True), ('relu+residual', False)]
+    >>> results.to_csv("depth.csv")                              # doctest: +SKIP
+    >>> results.plot_gradient_norms("depth_grad_norms.png")      # doctest: +SKIP
 """
 from __future__ import annotations
 

@@ -1,7 +1,14 @@
 """Export an nnlite model to an equivalent ``torch.nn.Module`` with the same weights.
 
-    >>> net = to_torch(model)                      # doctest: +SKIP
-    >>> net(torch.tensor(x))                       # == model.predict(x)
+    >>> import numpy as np
+    >>> import torch
+    >>> import nnlite
+    >>> model = nnlite.Sequential([nnlite.layers.Dense(3, activation="softmax", input_dim=4)],
+    ...                           seed=0)
+    >>> x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    >>> net = to_torch(model)
+    >>> bool(np.allclose(net(torch.tensor(x)).detach().numpy(), model.predict(x), atol=1e-6))
+    True
 
 The module computes ``predict`` (inference mode: the last activation is applied, no fused
 logits), in the model's dtype (float64 models give float64 modules).  A graph model with several
@@ -17,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError
+from .export_attention import EXPORTERS as ATTENTION_EXPORTERS
 
 __all__ = ["to_torch", "EXPORTERS", "ACTIVATIONS"]
 
@@ -36,6 +44,12 @@ class _Ctx:
     def set(self, param, array):
         with self.torch.no_grad():
             param.copy_(self.tensor(array))
+
+    def activation(self, fn, owner):
+        return _activation(fn, self, owner)
+
+    def export(self, layer):
+        return export_layer(layer, self)
 
 
 def _softplus(ctx, params):
@@ -230,6 +244,7 @@ EXPORTERS = {
     "Dropout": lambda layer, ctx: ctx.nn.Dropout(layer.rate),  # identity in eval mode
     "BatchNormalization": _batch_norm,
     "LayerNormalization": _layer_norm,
+    **ATTENTION_EXPORTERS,  # attention, Transformer, ViT and graph layers
 }
 
 
@@ -270,11 +285,8 @@ def _key(name):
 
 def _graph_module(model, modules, ctx):
     nodes = model.nodes
-    index = {id(n): i for i, n in enumerate(nodes)}
-    plan = [(i, _key(n.layer.name), [index[id(p)] for p in n.parents])
-            for i, n in enumerate(nodes) if not n.is_input]
-    inputs = [index[id(n)] for n in model.inputs]
-    outputs = [index[id(n)] for n in model.outputs]
+    plan = [(i, _key(layer.name), parents) for i, layer, parents in model._plan]
+    inputs, outputs = model._input_index, model._output_index
     multi_out = isinstance(model.output_shape, list)
 
     class GraphModule(ctx.nn.Module):
@@ -291,7 +303,10 @@ def _graph_module(model, modules, ctx):
             for i, x in zip(inputs, xs):
                 values[i] = x
             for i, key, parents in plan:
-                values[i] = self.layers[key](*[values[p] for p in parents])
+                out = self.layers[key](*[values[p] for p in parents])
+                for j, v in zip(i, out) if type(i) is tuple else ((i, out),):  # several outputs
+                    if j is not None:
+                        values[j] = v
             outs = tuple(values[i] for i in outputs)
             return outs if multi_out else outs[0]
 

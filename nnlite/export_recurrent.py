@@ -74,29 +74,22 @@ def _recurrent(layer, ctx):
     torch = ctx.torch
 
     class Recurrent(ctx.nn.Module):
-        """nnlite's recurrent layer: go_backwards, last step or sequence, final states."""
+        """nnlite's recurrent layer: go_backwards, last step or sequence, (output, *states)
+        with return_state."""
 
         def __init__(self):
             super().__init__()
             self.rnn = rnn
-            self.last_states = None
 
         def forward(self, x):
             out, states = self.rnn(torch.flip(x, (1,)) if layer.go_backwards else x)
             states = states if isinstance(states, tuple) else (states,)
-            self.last_states = [s[0] for s in states]               # (1, n, H) -> (n, H)
-            return out if layer.return_sequences else out[:, -1]
+            y = out if layer.return_sequences else out[:, -1]
+            if not layer.return_state:
+                return y
+            return (y, *[s[0] for s in states])                  # (1, n, H) -> (n, H)
 
-    module = Recurrent()
-    _sources(ctx)[layer.name] = module
-    return module
-
-
-def _sources(ctx):
-    """Exported recurrent modules by layer name, for RecurrentState (kept on the context)."""
-    if not hasattr(ctx, "recurrent_sources"):
-        ctx.recurrent_sources = {}
-    return ctx.recurrent_sources
+    return Recurrent()
 
 
 def _bidirectional(layer, ctx):
@@ -107,32 +100,23 @@ def _bidirectional(layer, ctx):
         def __init__(self):
             super().__init__()
             self.forward_layer, self.backward_layer = fw, bw
-            self.last_states = None
 
         def forward(self, x):
             y_f, y_b = self.forward_layer(x), self.backward_layer(x)
+            states = ()
+            if layer.return_state:
+                states, y_f, y_b = (*y_f[1:], *y_b[1:]), y_f[0], y_b[0]
             if seq:
                 y_b = torch.flip(y_b, (1,))
-            self.last_states = self.forward_layer.last_states + self.backward_layer.last_states
             if mode == "concat":
-                return torch.cat([y_f, y_b], dim=-1)
-            if mode == "mul":
-                return y_f * y_b
-            return (y_f + y_b) * 0.5 if mode == "ave" else y_f + y_b
+                out = torch.cat([y_f, y_b], dim=-1)
+            elif mode == "mul":
+                out = y_f * y_b
+            else:
+                out = (y_f + y_b) * 0.5 if mode == "ave" else y_f + y_b
+            return (out, *states) if layer.return_state else out
 
-    module = Bidirectional()
-    _sources(ctx)[layer.name] = module
-    return module
-
-
-def _recurrent_state(layer, ctx):
-    source = _sources(ctx)[layer.source.name]
-    index = layer.index
-
-    class State(ctx.nn.Module):
-        def forward(self, x):
-            return source.last_states[index]
-    return State()
+    return Bidirectional()
 
 
 def _no_masks(layer, what):
@@ -218,7 +202,6 @@ def _time_distributed(layer, ctx):
 EXPORTERS = {
     "SimpleRNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent,
     "Bidirectional": _bidirectional,
-    "RecurrentState": _recurrent_state,
     "Embedding": _embedding,
     "Masking": lambda layer, ctx: _no_masks(layer, "Masking"),
     "Conv1D": _conv1d,

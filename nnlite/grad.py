@@ -11,9 +11,11 @@ One design, two questions, both answered by one forward and one reverse sweep of
   example b (e.g. ``unit=c`` gives ∂p_c/∂x for each image).  Shape: like ``x`` (a list for a
   model with several inputs).
 * ``gradients(model, x, y=None, output=None, unit=None, weights=None)``: ∂L/∂θ of the
-  compiled training loss when ``y`` is given, otherwise ∂s/∂θ of the scalar above, as a dict
-  ``{"<layer name>/<param>": array}`` (copies; Residual inner layers appear as
-  ``residual/dense/kernel``).
+  compiled training loss when ``y`` is given (the regularizers' penalties included, as
+  training uses it), otherwise ∂s/∂θ of the scalar above, as a dict
+  ``{"<layer name>/<param>": array}`` of the trainable parameters (copies; Residual inner
+  layers appear as ``residual/dense/kernel``; frozen layers are left out, as Keras's
+  ``trainable_weights``).
 
 Both are also methods of every model (``model.input_gradient(x)``, ``model.gradients(x, y)``).
 They run the layers in training mode, the mode that keeps what backward needs: for most layers
@@ -28,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError, ShapeError
+from .models.fit_options import regularized
+from .models.weights import leaf_layers
 
 __all__ = ["input_gradient", "gradients", "Preserved"]
 
@@ -44,9 +48,8 @@ def input_gradient(model, x, output=None, unit=None, weights=None):
 
 def gradients(model, x, y=None, output=None, unit=None, weights=None) -> dict:
     """∂L/∂θ (``y`` given, model compiled) or ∂(Σ w ⊙ y_output)/∂θ, as {"layer/param": array}."""
-    from .models.base import leaf_layers
-
     model._require_built("gradients")
+    regs = []
     if y is None:
         x = model._check_x(x)
         seed, logits = _seed(model, output, unit, weights), False
@@ -57,6 +60,7 @@ def gradients(model, x, y=None, output=None, unit=None, weights=None) -> dict:
         model._require_compiled("gradients")
         x, y = model._check_xy(x, y)
         loss = model._train_loss
+        regs = regularized(model)
 
         def seed(outs):
             if hasattr(loss, "forward_many"):
@@ -66,8 +70,10 @@ def gradients(model, x, y=None, output=None, unit=None, weights=None) -> dict:
             return loss._backward()
         logits = model._fused
     def collect():
+        for param, grad, reg in regs:
+            reg.add_gradient(param, grad)
         return {f"{layer.name}/{key}": g.copy() for layer in leaf_layers(model.layers)
-                for key, g in layer.grads.items()}
+                if layer.trainable for key, g in layer.grads.items()}
     try:
         return _sweep(model, x, seed, logits, collect)[1]
     finally:
@@ -115,8 +121,6 @@ class Preserved:
         self.model = model
 
     def __enter__(self):
-        from .models.base import leaf_layers
-
         m = self.model
         leaves = list(leaf_layers(m.layers))
         self.grads = m._flat_grads.copy() if m._flat_grads is not None else None
@@ -150,6 +154,8 @@ def _norm(a):
     entries beyond ~1e154 in float64, ~1e19 in float32, though the norm itself is finite)."""
     if a is None:
         return None
+    if not isinstance(a, np.ndarray):  # a scipy.sparse adjacency: the norm of its entries
+        a = a.data
     scale = float(np.max(np.abs(a))) if a.size else 0.0
     if scale == 0.0 or not np.isfinite(scale):
         return scale
@@ -190,6 +196,6 @@ def _sweep_unpreserved(model, x, seed, logits):
             g = layers[i].backward(g)
         grads[0] = dx = g
     model._trace = {"values": [_norm(v) for v in values], "grads": [_norm(g) for g in grads]}
-    if isinstance(dx, list):
-        return [d.copy() for d in dx]
+    if isinstance(dx, list):  # None for an input no gradient reaches (a mask, an adjacency)
+        return [None if d is None else d.copy() for d in dx]
     return dx.copy()

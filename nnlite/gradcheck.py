@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["GradCheckReport", "check_layer", "check_loss", "check_model", "relative_error",
-           "noise_aware_error"]
+from .models.fit_options import regularized
+from .models.weights import leaf_layers
+
+__all__ = ["GradCheckReport", "check_layer", "check_loss", "check_model", "float64_copy",
+           "relative_error", "noise_aware_error"]
 
 _TINY = 1e-12
 
@@ -41,6 +44,7 @@ class GradCheckReport:
 
     errors: dict = field(default_factory=dict)
     tolerance: float = 1e-6
+    note: str = ""
     #: check_layer: the plain relative errors too (before the round-off allowance), for reading
     relative: dict = field(default_factory=dict)
 
@@ -63,6 +67,8 @@ class GradCheckReport:
             raw = f"{self.relative[name]:>12.1e}" if name in self.relative else ""
             lines.append(f"{name:<32}{err:>16.3e}{raw}{flag}")
         lines.append(f"{'ok' if self.ok else 'FAILED'} (tolerance {self.tolerance:g})")
+        if self.note:
+            lines.append(self.note)
         return "\n".join(lines)
 
 
@@ -118,9 +124,9 @@ NOISE_ALLOWANCE = 10.0
 def check_layer(layer, x, eps=1e-6, tolerance=1e-6, seed=0, mask=None) -> GradCheckReport:
     """Check ``layer.backward`` against central differences at input ``x`` (float64).
 
-    The checked scalar is ``f = Σ r ⊙ y`` (plus ``Σ r_k ⊙ s_k`` over the final states of a
-    recurrent layer with ``return_state=True``) with random upstream gradients ``r`` drawn
-    from ``seed``.  ``mask`` (boolean (batch, time)) is passed to layers that support masking.
+    The checked scalar is ``f = Σ_k Σ r_k ⊙ y_k`` over the layer's output(s) (several for a
+    ``multi_output`` layer, e.g. a recurrent layer with ``return_state=True``) with random
+    upstream gradients ``r_k`` drawn from ``seed``.  ``mask`` (boolean (batch, time)) is passed to layers that support masking.
     Random generators of the layer (dropout) are reset before every forward pass, so a
     stochastic layer is checked with fixed masks; a ``stateful`` layer is checked from zero
     states.  Layers whose input is not differentiable (``differentiable_input = False``, e.g.
@@ -141,7 +147,7 @@ def check_layer(layer, x, eps=1e-6, tolerance=1e-6, seed=0, mask=None) -> GradCh
     kwargs = {"mask": mask} if mask is not None and getattr(layer, "supports_masking", False) \
         else {}
     generators = [(g, g.bit_generator.state) for g in _generators(layer)]
-    with_states = bool(getattr(layer, "return_state", False))
+    several = bool(getattr(layer, "multi_output", False))
 
     def run():
         for generator, state in generators:
@@ -149,7 +155,7 @@ def check_layer(layer, x, eps=1e-6, tolerance=1e-6, seed=0, mask=None) -> GradCh
         if hasattr(layer, "reset_state"):
             layer.reset_state()
         y = layer.forward(x, training=True, **kwargs)
-        return [y] + (list(layer._final_states) if with_states else [])
+        return list(y) if several else [y]
 
     outs = run()
     weights = [rng.standard_normal(o.shape) for o in outs]
@@ -160,9 +166,8 @@ def check_layer(layer, x, eps=1e-6, tolerance=1e-6, seed=0, mask=None) -> GradCh
         return sum(float(np.sum(w * o)) for w, o in zip(weights, run()))
 
     run()
-    if with_states:
-        layer._state_grads = [w.astype(layer.dtype) for w in weights[1:]]
-    dx = layer.backward(weights[0].astype(layer.dtype))
+    upstream = [w.astype(layer.dtype) for w in weights]
+    dx = layer.backward(upstream if several else upstream[0])
     analytic = {k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
     report = GradCheckReport(tolerance=tolerance)
     pairs = [("input", np.array(dx, np.float64), x)] \
@@ -196,32 +201,42 @@ def _differentiable_inputs(model):
 
 
 def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckReport:
-    """Check a compiled float64 model's gradients of its training loss w.r.t. every parameter and
-    the input (each input, reported as ``input:k``, for a graph model with several inputs;
-    ``x``/``y`` are then lists).  ``order=4``: the five-point stencil (see ``_numeric``).
-    The model is unchanged afterwards (no optimizer step)."""
-    from .models.base import leaf_layers
-
-    if model.dtype != np.float64:
-        raise ValueError(f"check_model needs a float64 model, got {model.dtype}")
+    """Check a compiled model's gradients of its training loss — the regularizers' penalties
+    included — w.r.t. every parameter and the input (each input, reported as ``input:k``, for
+    a graph model with several inputs; ``x``/``y`` are then lists; inputs no gradient
+    reaches, such as masks and adjacencies, are skipped).  ``order=4``: the five-point stencil
+    (see ``_numeric``).  Finite differences need float64: a float32 model is
+    checked through a float64 copy with the same weights (``report.note`` says so).  The model
+    is unchanged afterwards (no optimizer step)."""
     model._require_compiled("check_model")
+    note = ""
+    if model.dtype != np.float64:
+        model = float64_copy(model)
+        note = ("checked a float64 copy of the float32 model (same weights and loss): finite "
+                "differences cannot resolve float32 round-off")
     x, y = model._check_xy(x, y)
     multi = isinstance(x, list)  # a graph model with several inputs
     x = [v.copy() for v in x] if multi else x.copy()
     model.build(None if multi else x.shape[1:])
     loss = model._train_loss
+    regs = regularized(model)
 
     def f():
-        return loss._forward(model._forward(x, True, model._fused), y)
+        value = loss._forward(model._forward(x, True, model._fused), y)
+        return value + sum(reg.penalty(param) for param, _, reg in regs)
 
     f()
     dx = model._backward(loss._backward(), True)
-    dx = [np.array(d, dtype=np.float64) for d in dx] if multi else np.array(dx, np.float64)
-    report = GradCheckReport(tolerance=tolerance)
+    for param, grad, reg in regs:
+        reg.add_gradient(param, grad)
+    dx = [None if d is None else np.array(d, dtype=np.float64) for d in dx] if multi \
+        else np.array(dx, np.float64)
+    report = GradCheckReport(tolerance=tolerance, note=note)
     smooth = _differentiable_inputs(model)  # token ids (Embedding) cannot be perturbed
     if multi:
         for k, (d, v) in enumerate(zip(dx, x)):
-            if smooth[k]:
+            # None: no gradient flows into this input (a mask, an adjacency)
+            if d is not None and smooth[k]:
                 report.errors[f"input:{k}"] = relative_error(d, _numeric(f, v, eps, order))
     elif smooth[0]:
         report.errors["input"] = relative_error(dx, _numeric(f, x, eps, order))
@@ -232,3 +247,23 @@ def check_model(model, x, y, eps=1e-6, tolerance=1e-6, order=2) -> GradCheckRepo
                                                                   _numeric(f, param, eps, order))
     model._release_buffers()
     return report
+
+
+def float64_copy(model):
+    """A float64 twin of a compiled model: same architecture, weights and loss (an SGD
+    optimizer, which a gradient check never steps)."""
+    from .models import model_from_config
+
+    spec = model.get_config()
+    spec["config"]["dtype"] = "float64"
+    twin = model_from_config(spec)
+    loss = model.loss
+    copy = [_loss_copy(l) for l in loss] if isinstance(loss, list) else _loss_copy(loss)
+    twin.compile("sgd", copy, loss_weights=getattr(model, "_loss_weights", None))
+    twin.build(model.input_shape if not isinstance(model.input_shape, list) else None)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def _loss_copy(loss):
+    return type(loss)(**loss.get_config())

@@ -9,7 +9,8 @@ through the boxes in between.  A ``Residual`` in a ``Sequential`` is one box lis
 With ``values=True`` each edge leaving a node is labelled with ‖value‖ (the node's output in
 the last traced pass) and ‖∇‖ (the gradient reaching that node, summed over its consumers) —
 backprop made visible.  The trace is recorded by ``model.input_gradient(...)`` and
-``model.gradients(...)`` (never by ``fit``, to keep training fast).
+``model.gradients(...)``; right after ``fit`` (which keeps the first rows of its last batch),
+``plot_graph(model, values=True)`` traces the loss gradient on those rows itself.
 """
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ def _graph(model):
     """(labels, parents) per node in topological order, for graph and sequential models."""
     if hasattr(model, "nodes"):
         index = {id(n): i for i, n in enumerate(model.nodes)}
-        return ([_node_text(n.layer, n.name, n.shape) for n in model.nodes],
+        return ([_node_text(n.layer, n.label, n.shape) for n in model.nodes],
                 [[index[id(p)] for p in n.parents] for n in model.nodes])
     shape = model.input_shape
     texts = [_node_text(None, "input", shape)]
     parents = [[]]
     for i, layer in enumerate(model.layers):
-        texts.append(_node_text(layer, None, layer.output_shape))
+        texts.append(_node_text(layer, layer.name, layer.output_shape))
         parents.append([i])
     return texts, parents
 
@@ -50,7 +51,7 @@ def _node_text(layer, name, shape):
     if inner:
         kind += ": " + " → ".join(type(l).__name__ for l in inner)
     count = layer.count_params() if layer.built else 0
-    return f"{layer.name} ({kind})\n{_shape(layer.output_shape)} · {count:,} params"
+    return f"{name} ({kind})\n{_shape(shape)} · {count:,} params"  # a node's own shape
 
 
 def _depths(parents):
@@ -84,9 +85,13 @@ def plot_graph(model, values=False, ax=None):
         model._require_built("plot_graph")
     texts, parents = _graph(model)
     trace = getattr(model, "_trace", None) if values else None
+    probe = getattr(model, "_probe", None)
+    if values and trace is None and probe is not None and model.loss is not None:
+        model.gradients(*probe)  # records model._trace
+        trace = model._trace
     if values and (trace is None or len(trace["values"]) != len(texts)):
         raise ConfigError("plot_graph(values=True): no recorded pass for this model; call "
-                          "model.input_gradient(x) or model.gradients(x, y) first")
+                          "model.fit, model.input_gradient(x) or model.gradients(x, y) first")
     depth = _depths(parents)
     columns = _columns(parents, depth)
     pos = {i: (_DX * c, -_DY * depth[i]) for i, c in enumerate(columns)}

@@ -85,6 +85,7 @@ _ALIASES = {"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal"
 
 
 def names() -> list[str]:
+    """The valid initializer names (with the xavier/kaiming aliases), sorted."""
     return sorted(set(_TABLE) | set(_ALIASES))
 
 

@@ -50,8 +50,9 @@ class Accuracy(Metric):
         self.count = 0
 
     def update(self, y_pred, y_true):
-        self.correct += int(np.count_nonzero(self.correct_mask(y_pred, y_true)))
-        self.count += y_pred.shape[0]
+        correct = self.correct_mask(y_pred, y_true)
+        self.correct += int(np.count_nonzero(correct))
+        self.count += correct.size  # one per label: per example, or per time step
 
     def correct_mask(self, y_pred, y_true):
         if self.task == "pm1":
@@ -226,12 +227,25 @@ class R2(_Regression):
 
 _TABLE = {"accuracy": Accuracy, "precision": Precision, "recall": Recall, "f1": F1, "auc": AUC,
           "mse": MeanSquaredError, "mae": MeanAbsoluteError, "r2": R2}
+_TASK_TARGETS = {"pm1": "labels ±1", "binary": "labels in [0, 1]",
+                 "categorical": "one-hot rows", "sparse": "integer class labels",
+                 "regression": "real values (a regression loss)"}
 _ALIASES = {"acc": "accuracy", "f1_score": "f1", "mean_squared_error": "mse",
             "mean_absolute_error": "mae", "r2_score": "r2"}
 
 
+#: Keras's accuracy names: each is ``accuracy`` for the label format it names (nnlite's
+#: "accuracy" picks the rule from the loss, so these only add a check that the formats agree)
+_KERAS_ACCURACY = {
+    "binary_accuracy": (("pm1", "binary"), "labels in {0, 1} (or ±1) and one score per label"),
+    "categorical_accuracy": (("categorical",), "one-hot targets"),
+    "sparse_categorical_accuracy": (("sparse",), "integer class labels"),
+}
+
+
 def names():
-    return sorted(_TABLE)
+    """The valid metric names (with Keras's ``*_accuracy`` spellings), sorted."""
+    return sorted(set(_TABLE) | set(_KERAS_ACCURACY))
 
 
 def get(identifier, task: str, threshold: float) -> Metric:
@@ -243,4 +257,13 @@ def get(identifier, task: str, threshold: float) -> Metric:
         key = _ALIASES.get(identifier.lower(), identifier.lower())
         if key in _TABLE:
             return _TABLE[key](task, threshold)
+        if key in _KERAS_ACCURACY:
+            tasks, wants = _KERAS_ACCURACY[key]
+            if task not in tasks:
+                raise ConfigError(f"metric {key!r} compares predictions with {wants}, but the "
+                                  f"loss's targets are {_TASK_TARGETS.get(task, task)}; use "
+                                  "'accuracy', which follows the loss")
+            metric = Accuracy(task, threshold)
+            metric.name = key
+            return metric
     raise UnknownNameError(f"unknown metric {identifier!r}; valid names: {', '.join(names())}")

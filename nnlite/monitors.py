@@ -125,7 +125,8 @@ def _graph_input_norms(model, x, y):
     outs = model._run(x, True, model._fused, record)
     model._run_backward(_loss_gradient(model, outs, y), True, record)
     grads = record["grads"]
-    return {layer.name: float(np.sqrt(sum(_norm(grads[p]) ** 2 for p in parents)))
+    return {layer.name: float(np.sqrt(sum(_norm(grads[p]) ** 2 for p in parents
+                                          if grads[p] is not None)))  # None: a mask, a graph
             for _, layer, parents in model._plan}
 
 

@@ -235,18 +235,13 @@ def _check_schema(config):
 
 def _build(config, arrays, custom_objects):
     from . import losses, optimizers
-    from .models import Model, Sequential
+    from .models import model_from_config
 
-    spec = config["model"]
-    classes = {"Sequential": Sequential, "Model": Model}
-    cls = classes.get(spec["class_name"])
-    if cls is None:
-        raise FormatError(f"unknown model class {spec['class_name']!r}")
     # Hyper-parameters come from the untrusted config (units=2**28 in a 4 KiB file): the build
     # may allocate no more weight bytes than the file's weight table holds.
     held = sum(int(np.prod(e["shape"], dtype=object)) * np.dtype(e["dtype"]).itemsize
                for e in config["weights"])
-    model = cls.from_config(spec, custom_objects=custom_objects, max_weight_bytes=held)
+    model = model_from_config(config["model"], custom_objects, max_weight_bytes=held)
     compile_config = config["compile"]
     if compile_config is not None:
         custom = custom_objects or {}
@@ -267,7 +262,7 @@ def _build(config, arrays, custom_objects):
             extra["loss_weights"] = compile_config["loss_weights"]
         metrics = compile_config["metrics"]
         metrics = dict(metrics) if isinstance(metrics, dict) else list(metrics)
-        model.compile(loss, optimizer, metrics=metrics, **extra)
+        model.compile(optimizer, loss, metrics=metrics, **extra)
     model.build()
     _assign_weights(model, config, arrays)
     state = config["optimizer_state"]

@@ -108,7 +108,7 @@ class _NNEstimator(BaseEstimator):
                         **({"input_dim": n_features} if i == 0 else {}))
                   for i, (w, a) in enumerate(zip(widths, activations))]
         model = Sequential(layers, seed=self._seed(), dtype="float64")
-        model.compile(loss, self._make_optimizer())
+        model.compile(self._make_optimizer(), loss)
         self.model_ = model
         self.loss_curve_ = []
         self.n_iter_ = 0

@@ -64,8 +64,12 @@ class Trainer:
                 guard.hit = True
                 self.model.stop_training = True
         self.callbacks.call("on_train_end", {"interrupted": True} if guard.hit else {})
-        if getattr(self.model, "_fit_info", None):
-            self.model._fit_info["batch"] = None  # hold no batch buffers after training
+        info = getattr(self.model, "_fit_info", None)
+        if info:
+            if info["batch"] is not None:  # a few rows kept for plot_graph(values=True)
+                self.model._probe = tuple(_rows(part, _PROBE_ROWS) for part in info["batch"])
+                self.model._trace = None  # plot_graph traces the trained model afresh
+            info["batch"] = None  # hold no batch buffers after training
         return self.history
 
     def _epochs(self, x, y, epochs, batch_size, shuffle, rng, validation, initial_epoch,
@@ -133,18 +137,41 @@ class Trainer:
 
 
 
+_PROBE_ROWS = 32
+
+
+def _rows(part, n):
+    """Copies of the first ``n`` rows of an array or of each array in a list."""
+    if isinstance(part, list):
+        return [p[:n].copy() for p in part]
+    return part[:n].copy()
+
+
 class _Batches:
     """Row-aligned arrays (inputs, targets, sample weights) cut into batches: views in the
     original order, or gathered along one permutation with ``np.take(..., out=)`` into buffers
     allocated once for the whole run."""
 
     def __init__(self, arrays, batch_size, gather):
+        from .errors import ConfigError
+
         self.arrays = arrays
+        self.n = arrays[0].shape[0]
+        for a in arrays:
+            if not isinstance(a, np.ndarray) and (batch_size < self.n or a.shape[0] != a.shape[1]):
+                # a scipy.sparse graph adjacency: its rows cannot be cut or gathered
+                raise ConfigError(
+                    f"fit: a graph model with a sparse adjacency trains on the whole graph "
+                    f"({a.shape[0]} nodes) in one batch; pass batch_size='full' and no "
+                    f"validation_split (got batch_size={batch_size}; choose the training "
+                    "nodes with sample_weight)")
         self.buffers = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype)
                         for a in arrays] if gather else None
 
     def __call__(self, order, start, stop):
         if order is None:
+            if start == 0 and stop == self.n:  # the full batch: the arrays themselves
+                return list(self.arrays)
             return [a[start:stop] for a in self.arrays]
         idx, size = order[start:stop], stop - start
         return [np.take(a, idx, axis=0, out=b[:size], mode="clip")

@@ -32,8 +32,14 @@ def built(factory, shape, dtype=np.float64, seed=0):
 
 
 def run(layer, x, mask, training=False):
+    """The layer's output — a list of arrays for a layer with several outputs."""
     kwargs = {"mask": mask} if mask is not None and layer.supports_masking else {}
-    return layer.forward(x, training=training, **kwargs)
+    out = layer.forward(x, training=training, **kwargs)
+    return list(out) if getattr(layer, "multi_output", False) else out
+
+
+def _outputs(out):
+    return out if isinstance(out, list) else [out]
 
 
 def check_gradients(factory, shape, mask, x=None, seed=1):
@@ -47,8 +53,9 @@ def check_gradients(factory, shape, mask, x=None, seed=1):
 def check_shapes_and_count(factory, shape, count, mask, x=None):
     layer = built(factory, shape)
     x = sequence_input(shape) if x is None else x
-    y = run(layer, x, mask)
-    assert y.shape == (shape[0],) + tuple(layer.output_shape)
+    ys = _outputs(run(layer, x, mask))
+    shapes = layer.output_shape if isinstance(layer.output_shape, list) else [layer.output_shape]
+    assert [y.shape for y in ys] == [(shape[0],) + tuple(s) for s in shapes]
     assert layer.count_params() == count
     assert set(layer.params) == set(layer.grads)
     for key in layer.params:
@@ -65,27 +72,30 @@ def check_config_round_trip(factory, shape, mask, x=None):
     for key in layer.params:
         clone.params[key][...] = layer.params[key]
     x = sequence_input(shape) if x is None else x
-    np.testing.assert_array_equal(run(clone, x, mask), run(layer, x, mask))
+    for a, b in zip(_outputs(run(clone, x, mask)), _outputs(run(layer, x, mask)), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def check_inference(factory, shape, mask, x=None, stochastic=False):
     """Inference caches nothing; without dropout it equals the training output."""
     layer = built(factory, shape)
     x = sequence_input(shape) if x is None else x
-    y_train = run(layer, x, mask, training=True).copy()
+    y_train = [y.copy() for y in _outputs(run(layer, x, mask, training=True))]
     layer.release_buffers()
     before = {k for k, v in vars(layer).items() if isinstance(v, np.ndarray)}
-    y_infer = run(layer, x, mask)
+    y_infer = _outputs(run(layer, x, mask))
     after = {k for k, v in vars(layer).items() if isinstance(v, np.ndarray)}
     assert after == before
     assert layer._buffers == {}
     if not stochastic:
-        np.testing.assert_allclose(y_train, y_infer, rtol=1e-13, atol=1e-15)
+        for a, b in zip(y_train, y_infer, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
 
 
 def check_float32(factory, shape, mask, x=None):
     x = sequence_input(shape) if x is None else x
-    y64 = run(built(factory, shape), x, mask)
-    y32 = run(built(factory, shape, np.float32), x.astype(np.float32), mask)
-    assert y32.dtype == np.float32
-    np.testing.assert_allclose(y32, y64, rtol=2e-5, atol=2e-6)
+    y64 = _outputs(run(built(factory, shape), x, mask))
+    y32 = _outputs(run(built(factory, shape, np.float32), x.astype(np.float32), mask))
+    for a, b in zip(y32, y64, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)

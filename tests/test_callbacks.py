@@ -25,7 +25,7 @@ def _data(n=40, seed=0):
 def _model(loss="mse", optimizer=None, seed=0):
     model = nnlite.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(1)], seed=seed,
                               dtype="float64")
-    model.compile(loss, optimizer or nnlite.optimizers.SGD(learning_rate=0.05))
+    model.compile(optimizer or nnlite.optimizers.SGD(learning_rate=0.05), loss)
     return model
 
 

@@ -23,7 +23,7 @@ def _data(n=60, seed=0):
 def _model(seed=0, dtype="float64", optimizer="sgd", **dense):
     model = nnlite.Sequential([Dense(4, activation="tanh", input_dim=3, **dense),
                                Dense(1, activation="sigmoid")], seed=seed, dtype=dtype)
-    model.compile("binary_crossentropy", optimizer, metrics=["accuracy"])
+    model.compile(optimizer, "binary_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -117,11 +117,11 @@ def test_sample_weight_equals_repeating_rows():
     x, y = _data(12)
     w = np.array([1, 2, 3, 1, 1, 2, 1, 1, 3, 1, 1, 2], dtype=float)
     weighted = _model()
-    weighted.compile("binary_crossentropy", nnlite.optimizers.GD(learning_rate=0.1))
+    weighted.compile(nnlite.optimizers.GD(learning_rate=0.1), "binary_crossentropy")
     weighted.fit(x, y, epochs=3, sample_weight=w, verbose=0)
     repeated = _model()
-    repeated.compile("binary_crossentropy",
-                     nnlite.optimizers.GD(learning_rate=0.1 * w.sum() / len(w)))
+    repeated.compile(nnlite.optimizers.GD(learning_rate=0.1 * w.sum() / len(w)),
+                     "binary_crossentropy")
     idx = np.repeat(np.arange(12), w.astype(int))
     repeated.fit(x[idx], y[idx], epochs=3, verbose=0)
     for a, b in zip(weighted.get_weights(), repeated.get_weights()):
@@ -161,10 +161,10 @@ def test_class_weight_sparse_and_errors():
     y = np.arange(30) % 3
     model = nnlite.Sequential([Dense(3, activation="softmax", input_dim=3)], seed=0,
                               dtype="float64")
-    model.compile("sparse_categorical_crossentropy", "sgd")
+    model.compile("sgd", "sparse_categorical_crossentropy")
     ref = nnlite.Sequential([Dense(3, activation="softmax", input_dim=3)], seed=0,
                             dtype="float64")
-    ref.compile("sparse_categorical_crossentropy", "sgd")
+    ref.compile("sgd", "sparse_categorical_crossentropy")
     model.train_on_batch(x, y, class_weight={0: 1.0, 1: 2.0, 2: 0.0})
     ref.train_on_batch(x, y, sample_weight=np.array([1.0, 2.0, 0.0])[y])
     assert _same(model, ref)
@@ -342,7 +342,7 @@ def test_conv2d_kernel_regularizer_adds_its_penalty():
     def conv_model(**kw):
         m = nnlite.Sequential([Conv2D(2, 3, input_shape=(1, 5, 5), **kw), Flatten(), Dense(1)],
                               seed=0, dtype="float64")
-        m.compile("mse", "sgd")
+        m.compile("sgd", "mse")
         return m
 
     reg, plain = conv_model(kernel_regularizer=L2(0.1)), conv_model()

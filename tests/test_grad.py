@@ -146,7 +146,7 @@ def test_gradients_leave_dropout_and_batchnorm_models_unchanged():
     x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
     model = nnlite.Sequential([Dense(8, activation="relu", input_dim=4), BatchNormalization(),
                                Dropout(0.5, seed=1), Dense(3, activation="softmax")], seed=0)
-    model.compile("sparse_categorical_crossentropy", "adam")
+    model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     before = [w.copy() for w in model.get_weights()]  # includes the running statistics
     rng_states = [repr(model.rng.bit_generator.state),

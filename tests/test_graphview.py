@@ -56,7 +56,7 @@ def test_sequential_with_residual_is_a_chain_and_values_need_a_trace():
     assert "residual (Residual: Dense → Dense)\n(None, 4) · 40 params" in texts
     assert not any(t.startswith("‖v‖") for t in texts)
     plt.close(fig)
-    with pytest.raises(ConfigError, match="call model.input_gradient"):
+    with pytest.raises(ConfigError, match="call model.fit, model.input_gradient"):
         plot_graph(model, values=True)
     model.input_gradient(np.ones((2, 3)))
     fig, ax = plt.subplots()

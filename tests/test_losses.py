@@ -134,8 +134,9 @@ def test_get_by_name_and_unknown_name():
                       losses.SparseCategoricalCrossEntropy)
     instance = losses.MeanSquaredError()
     assert losses.get(instance) is instance
-    with pytest.raises(UnknownNameError, match="unknown loss 'hinge'; valid names: .*logistic"):
-        losses.get("hinge")
+    with pytest.raises(UnknownNameError,
+                       match="unknown loss 'hinge_squared'; valid names: .*logistic"):
+        losses.get("hinge_squared")
 
 
 def test_bad_reduction():

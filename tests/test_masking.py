@@ -184,7 +184,7 @@ def test_pooling_over_a_masked_sequence_learns_a_task():
 def test_class_weight_on_sequence_outputs_is_refused():
     ids, y, _ = _batch()
     model = _tagger()
-    with pytest.raises(ConfigError, match="time axis"):
+    with pytest.raises(ConfigError, match="time step"):
         model.fit(ids, y, class_weight={c: 1.0 for c in range(CLASSES)}, verbose=0)
 
 

@@ -69,7 +69,7 @@ def test_metrics_through_a_model():
     y = (x[:, 0] + 0.3 * rng.standard_normal(300) > 0).astype(int)
     model = nnlite.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0,
                               dtype="float64")
-    model.compile("binary_crossentropy", nnlite.optimizers.Adam(0.05),
+    model.compile(nnlite.optimizers.Adam(0.05), "binary_crossentropy",
                   metrics=["accuracy", "precision", "recall", "f1", "auc"])
     model.fit(x, y, epochs=10, batch_size=32, verbose=0)
     logs = model.evaluate(x, y, batch_size=64, return_dict=True)
@@ -81,7 +81,7 @@ def test_metrics_through_a_model():
     assert logs["auc"] == pytest.approx(skm.roc_auc_score(y, p), rel=1e-12)
     assert logs["auc"] > 0.9
     reg = nnlite.Sequential([Dense(1, input_dim=2)], seed=0, dtype="float64")
-    reg.compile("mse", "adam", metrics=["mse", "mae", "r2"])
+    reg.compile("adam", "mse", metrics=["mse", "mae", "r2"])
     target = x @ [1.0, 2.0]
     logs = reg.evaluate(x, target, return_dict=True)
     out = reg.predict(x)[:, 0]

@@ -41,6 +41,7 @@ NOTEBOOKS = [
     "05_gradient_vanishing",
     "06_mnist_end_to_end",
     "07_recurrent_networks",
+    "08_attention_and_graphs",
 ]
 CELL_TIMEOUT_S = 240       # a hang guard, not a speed requirement
 MAX_NOTEBOOK_BYTES = 600_000  # committed with outputs: keep them readable on a code host

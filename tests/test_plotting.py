@@ -27,7 +27,7 @@ def _fitted(epochs=4):
     x, y = make_moons(120, noise=0.1, seed=0)
     model = nnlite.Sequential([Dense(16, activation="relu", input_dim=2),
                                Dense(1, activation="sigmoid")], seed=0)
-    model.compile("binary_crossentropy", nnlite.optimizers.Adam(0.05), metrics=["accuracy"])
+    model.compile(nnlite.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"])
     hist = model.fit(x, y, epochs=epochs, validation_split=0.25, verbose=0)
     return model, hist, x, y
 
@@ -74,7 +74,7 @@ def test_plot_gradient_norms_and_graph():
     model = nnlite.Sequential([Dense(8, activation="tanh", input_dim=2),
                                Dense(8, activation="tanh"), Dense(1, activation="sigmoid")],
                               seed=0)
-    model.compile("binary_crossentropy", "adam")
+    model.compile("adam", "binary_crossentropy")
     monitor = monitors.GradientMonitor()
     hist = model.fit(x, y, epochs=3, verbose=0, callbacks=[monitor])
     ax = plot_gradient_norms(hist)

@@ -14,7 +14,7 @@ x = rng.standard_normal((2000, 4)); y = (x[:, 0] > 0).astype(int)
 def run(batch_size):
     model = nnlite.Sequential([Dense(8, activation="relu", input_dim=4),
                                Dense(1, activation="sigmoid")], seed=0)
-    model.compile("binary_crossentropy", "sgd", metrics=["accuracy"])
+    model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=5, batch_size=batch_size, verbose=1)
 """
 

@@ -19,6 +19,9 @@ def test_readme_python_blocks_run(capsys):
     assert namespace["tagger"]._masks and 0.0 <= namespace["tag_accuracy"] <= 1.0
     assert [v.shape for v in namespace["encoder"].predict(namespace["xs_test"][:2])] == \
         [(2, 28, 32), (2, 32), (2, 32)]
+    club, communities = namespace["club"], namespace["communities"]
+    assert (communities == club.labels).sum() >= 32          # 30 of the 32 unlabelled, and 0, 33
+    assert namespace["attention"].output_shape == [(5, 8), (2, 5, 7)]
 
 
 def test_readme_starts_with_the_two_setup_commands():

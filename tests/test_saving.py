@@ -28,6 +28,10 @@ FACTORIES = {
     "Conv2D": lambda: REGISTRY["Conv2D"](2, 3, padding="same", activation="relu"),
     "Reshape": lambda: REGISTRY["Reshape"]((5, 1)),
     "Dropout": lambda: Dropout(0.3),
+    "PositionEmbedding": lambda: REGISTRY["PositionEmbedding"](8),
+    "TransformerEncoder": lambda: REGISTRY["TransformerEncoder"](8, 2, dropout=0.1),
+    "TransformerDecoder": lambda: REGISTRY["TransformerDecoder"](8, 2, normalize_first=True),
+    "PatchEmbedding": lambda: REGISTRY["PatchEmbedding"](3, 4),
     "SimpleRNN": lambda: REGISTRY["SimpleRNN"](3, return_sequences=True),
     "LSTM": lambda: REGISTRY["LSTM"](3, go_backwards=True, dropout=0.2),
     "GRU": lambda: REGISTRY["GRU"](3, reset_after=False, recurrent_dropout=0.2),
@@ -36,16 +40,12 @@ FACTORIES = {
     "Conv1D": lambda: REGISTRY["Conv1D"](2, 3, padding="causal"),
     "Embedding": lambda: REGISTRY["Embedding"](6, 3),
 }
-SHAPES = [(5,), (2, 6, 6), (6, 3)]
+SHAPES = [(5,), (2, 6, 6), (6, 4)]
 INTEGER_INPUTS = {"Embedding": 6}       # token ids in 0..5
+# layers whose models need inputs this generic test cannot make (sequences with attention
+# masks, a sparse adjacency): tests/test_attention_models.py round-trips them the same way
+ROUND_TRIPPED_ELSEWHERE = {"MultiHeadAttention", "GCNConv", "SAGEConv"}
 Residual = REGISTRY.get("Residual")
-
-
-def _state_model(shape):
-    """RecurrentState exists only as the extra output of a return_state layer in a graph."""
-    inp = nnlite.Input(shape=shape)
-    _, state = REGISTRY["GRU"](3, return_state=True)(inp)
-    return nnlite.Model(inp, Dense(2)(state), seed=1, dtype="float64")
 
 
 def _equal(a, b):
@@ -54,8 +54,6 @@ def _equal(a, b):
 
 def _single_layer_model(name):
     """A model with the registered layer ``name`` between an input and a Dense head."""
-    if name == "RecurrentState":
-        return _state_model((6, 3)), (6, 3)
     for shape in SHAPES:
         layer = FACTORIES.get(name, REGISTRY[name])()
         if getattr(layer, "multi_input", False):
@@ -79,19 +77,24 @@ def _single_layer_model(name):
     raise AssertionError(f"no input shape in {SHAPES} builds layer {name}; add it to FACTORIES")
 
 
-def _train(model, x, y, epochs=1):
-    return model.fit(x, y, epochs=epochs, batch_size=4, verbose=0).history
+def _train(model, x, y, epochs=1, batch_size=4):
+    return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0).history
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - ROUND_TRIPPED_ELSEWHERE))
 def test_every_registered_layer_round_trips(tmp_path, name):
     model, shape = _single_layer_model(name)
-    model.compile("mse", nnlite.optimizers.Adam(learning_rate=0.01))
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((12, *shape)), rng.standard_normal((12, 2))
     if name in INTEGER_INPUTS:
         x = rng.integers(0, INTEGER_INPUTS[name], (12, *shape)).astype(np.float64)
-    _train(model, x, y)
+    check_round_trip(tmp_path, model, x, y)
+
+
+def check_round_trip(tmp_path, model, x, y, batch_size=4):
+    """Save, load: same config, weights, predictions, optimizer state and continued training."""
+    model.compile(nnlite.optimizers.Adam(learning_rate=0.01), "mse")
+    _train(model, x, y, 1, batch_size)
     path = tmp_path / "model.nnlite"
     model.save(path)
     loaded = nnlite.load_model(path)
@@ -103,7 +106,7 @@ def test_every_registered_layer_round_trips(tmp_path, name):
     assert _equal(list(loaded.optimizer.get_state().values()),
                   list(model.optimizer.get_state().values()))
     # continued training (the model's own generator shuffles; Dropout has its own) is identical
-    assert _train(loaded, x, y, 2) == _train(model, x, y, 2)
+    assert _train(loaded, x, y, 2, batch_size) == _train(model, x, y, 2, batch_size)
     assert _equal(loaded.get_weights(), model.get_weights())
 
 
@@ -116,7 +119,7 @@ def test_sequential_with_everything_compiled(tmp_path):
                                Dense(1, activation="sigmoid", kernel_regularizer=L2(0.01))],
                               seed=5)
     opt = nnlite.optimizers.SGD(ExponentialDecay(0.1, 5, 0.5), momentum=0.9, clipnorm=1.0)
-    model.compile("binary_crossentropy", opt, metrics=["accuracy", "auc"])
+    model.compile(opt, "binary_crossentropy", metrics=["accuracy", "auc"])
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     model.save(tmp_path / "m")
     loaded = nnlite.load_model(tmp_path / "m")
@@ -133,7 +136,7 @@ def test_graph_model_round_trip(tmp_path):
     merged = REGISTRY["Concatenate"]()([Dense(6)(h), Dense(5, activation="tanh")(h)])
     out = Dense(3, activation="softmax")(merged)
     model = nnlite.Model(inp, out, seed=2)
-    model.compile("sparse_categorical_crossentropy", "adam", metrics=["accuracy"])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((30, 4)), rng.integers(0, 3, 30)
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
@@ -180,7 +183,7 @@ class Evil:
 
 def _valid_file(tmp_path):
     model = nnlite.Sequential([Dense(3, input_dim=2), Dense(1)], seed=0)
-    model.compile("mse", "adam")
+    model.compile("adam", "mse")
     model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0)
     path = tmp_path / "valid.nnlite"
     model.save(path)
@@ -356,7 +359,7 @@ class MyDense(Dense):
 
 def test_custom_objects_must_be_registered_by_the_caller(tmp_path):
     model = nnlite.Sequential([MyDense(3, input_dim=2), Dense(1)], seed=0)
-    model.compile("mse", "sgd")
+    model.compile("sgd", "mse")
     model.save(tmp_path / "c")
     with pytest.raises(FormatError, match="MyDense"):
         nnlite.load_model(tmp_path / "c")
@@ -371,7 +374,7 @@ def test_multi_output_graph_model_keeps_losses_and_weights(tmp_path):
     a = Dense(1, name="reg")(h)
     b = Dense(2, activation="softmax", name="cls")(h)
     model = nnlite.Model(inp, [a, b], seed=0)
-    model.compile(["mse", "sparse_categorical_crossentropy"], "adam", loss_weights=[0.5, 2.0])
+    model.compile("adam", ["mse", "sparse_categorical_crossentropy"], loss_weights=[0.5, 2.0])
     rng = np.random.default_rng(0)
     x, y1, y2 = rng.standard_normal((20, 3)), rng.standard_normal(20), rng.integers(0, 2, 20)
     model.fit(x, [y1, y2], epochs=2, batch_size=5, verbose=0)
@@ -406,7 +409,7 @@ def test_graph_model_config_cannot_allocate_beyond_the_file(tmp_path):
     import tracemalloc
     x = nnlite.Input(shape=(2,))
     model = nnlite.Model(x, Dense(1)(Dense(3, activation="relu")(x)), seed=0)
-    model.compile("mse", "sgd")
+    model.compile("sgd", "mse")
     valid = tmp_path / "graph.nnlite"
     model.save(valid)
     config = json.loads(zipfile.ZipFile(valid).read("config.json"))

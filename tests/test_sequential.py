@@ -272,9 +272,9 @@ def trained():
     (lambda m, x, y: m.evaluate(x, np.ones((40, 2))), ShapeError,
      r"targets of shape \(40, 2\) do not match predictions of shape \(40, 1\)"),
     (lambda m, x, y: m.set_weights(m.get_weights()[:-1]), ShapeError,
-     "expected 4 arrays, got 3"),
-    (lambda m, x, y: m.compile(loss="hinge"), UnknownNameError,
-     "unknown loss 'hinge'; valid names:"),
+     r"expected 4 arrays \(kernel, bias, kernel, bias\), got 3"),
+    (lambda m, x, y: m.compile(loss="squared_hinge"), UnknownNameError,
+     "unknown loss 'squared_hinge'; valid names:"),
 ])
 def test_bad_input_raises_clear_error_and_changes_nothing(trained, call, error, message):
     model, x, y = trained

@@ -1,26 +1,30 @@
-"""Layers: ``Dense``, the activation layers, convolutions, recurrent layers, and the ``Layer``
-base class."""
+"""Layers: ``Dense``, the activation layers, convolutions, recurrent layers, attention and
+Transformer blocks, graph convolutions, and the ``Layer`` base class."""
 from .activations import (ELU, GELU, Activation, HardSigmoid, Identity, LeakyReLU, ReLU, Sigmoid,
                           SiLU, Softmax, Softplus, Softsign, Swish, Tanh)
+from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
 from .conv1d import Conv1D
 from .dense import Dense
 from .embedding import Embedding
+from .graph_conv import GCNConv, SAGEConv
 from .gru import GRU
 from .lstm import LSTM
 from .masking import Masking
 from .merge import Add, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
+from .patches import ClassToken, PatchEmbedding, SelectToken
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       MaxPool2D, MaxPooling2D)
 from .pooling1d import (GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
                         GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
-from .recurrent_state import RecurrentState
+from .position import PositionEmbedding, SinePositionEncoding
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
 from .simple_rnn import SimpleRNN
+from .transformer import TransformerDecoder, TransformerEncoder
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
@@ -28,11 +32,12 @@ __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU
            "GELU", "ELU", "SiLU", "Swish", "Softsign", "HardSigmoid", "Conv2D", "MaxPool2D",
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
-           "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "RecurrentState", "Embedding",
-           "Masking", "Bidirectional", "TimeDistributed", "Conv1D", "MaxPooling1D", "MaxPool1D",
-           "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D",
-           "REGISTRY",
-           "layer_from_spec"]
+           "LayerNormalization", "MultiHeadAttention", "PositionEmbedding",
+           "SinePositionEncoding", "TransformerEncoder", "TransformerDecoder", "PatchEmbedding",
+           "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "SimpleRNN", "LSTM", "GRU",
+           "Embedding", "Masking", "Bidirectional", "TimeDistributed", "Conv1D", "MaxPooling1D",
+           "MaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
+           "GlobalMaxPool1D", "REGISTRY", "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
 REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
@@ -42,8 +47,20 @@ REGISTRY.update({cls.__name__: cls for cls in (
     GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
 REGISTRY.update({cls.__name__: cls for cls in (
-    SimpleRNN, LSTM, GRU, RecurrentState, Embedding, Masking, Bidirectional, TimeDistributed,
-    Conv1D, MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)})
+    MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
+    TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv)})
+REGISTRY.update({cls.__name__: cls for cls in (
+    SimpleRNN, LSTM, GRU, Embedding, Masking, Bidirectional, TimeDistributed, Conv1D,
+    MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)})
+
+
+def __getattr__(name):
+    # ``from nnlite.layers import Input`` (Keras's keras.layers.Input): graph inputs are built
+    # by nnlite.models, which sits above the layers, so the name is looked up on first use
+    if name == "Input":
+        from ..models.graph_build import Input
+        return Input
+    raise AttributeError(f"module 'nnlite.layers' has no attribute {name!r}")
 
 
 def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:

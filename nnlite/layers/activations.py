@@ -13,7 +13,8 @@ __all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "So
 
 
 class Activation(Layer):
-    """``Activation(name)``: apply the named activation elementwise (softmax: over the last axis).
+    """``Activation(name)``: y = f(x) for the named activation, elementwise (softmax: over the
+    last axis); (batch, ...) → the same shape.
 
     >>> Activation("tanh")
     Activation(activation='tanh')
@@ -69,39 +70,48 @@ class _Named(Activation):
 
 
 class Sigmoid(_Named):
-    """σ(x) = 1 / (1 + e^-x); derivative y(1 - y)."""
+    """y = σ(x) = 1 / (1 + e^-x), elementwise on (batch, ...); derivative y(1 - y)."""
     function = "sigmoid"
 
 
 class Tanh(_Named):
-    """tanh(x); derivative 1 - y²."""
+    """y = tanh(x), elementwise on (batch, ...); derivative 1 - y²."""
     function = "tanh"
 
 
 class ReLU(_Named):
-    """max(0, x); derivative 1[x > 0] (the slide's ``min{0, 1}`` is a typo)."""
+    """y = max(0, x), elementwise on (batch, ...); derivative 1[x > 0] (the slide's
+    ``min{0, 1}`` is a typo)."""
     function = "relu"
 
 
 class Softplus(_Named):
-    """log(1 + e^x), computed as logaddexp(0, x); derivative σ(x)."""
+    """y = log(1 + e^x), computed as logaddexp(0, x), elementwise on (batch, ...); derivative
+    σ(x)."""
     function = "softplus"
 
 
 class Softmax(_Named):
-    """Softmax over the last axis; usually fused with CategoricalCrossEntropy."""
+    """y_i = e^x_i / Σ_j e^x_j over the last axis of (batch, ..., k) → the same shape; usually
+    fused with CategoricalCrossEntropy."""
     function = "softmax"
 
 
 class Identity(_Named):
-    """y = x."""
+    """y = x, on (batch, ...)."""
     function = "linear"
 
 
 class LeakyReLU(Activation):
-    """max(αx, x) with 0 ≤ α ≤ 1; derivative 1 for x > 0 and α otherwise."""
+    """y = max(αx, x) with 0 ≤ α ≤ 1, elementwise on (batch, ...); derivative 1 for x > 0 and
+    α otherwise.
 
-    def __init__(self, alpha=0.01, **kwargs):
+    The default slope is PyTorch's 0.01 (Keras 3's layer uses 0.3); Keras 3's keyword
+    ``negative_slope`` is accepted as another name for ``alpha``."""
+
+    def __init__(self, alpha=0.01, negative_slope=None, **kwargs):
+        if negative_slope is not None:
+            alpha = negative_slope
         super().__init__(activations.leaky_relu(alpha), **kwargs)
         self.alpha = float(alpha)
 
@@ -113,13 +123,15 @@ class LeakyReLU(Activation):
 
 
 class GELU(_Named):
-    """x Φ(x) with the exact Gaussian CDF Φ (erf form); derivative Φ(x) + x φ(x)."""
+    """y = x Φ(x) with the exact Gaussian CDF Φ (erf form), elementwise on (batch, ...);
+    derivative Φ(x) + x φ(x)."""
     function = "gelu"
     default_name = "gelu"
 
 
 class SiLU(_Named):
-    """x σ(x) (also called Swish); derivative σ(x)(1 + x(1 - σ(x)))."""
+    """y = x σ(x) (also called Swish), elementwise on (batch, ...); derivative
+    σ(x)(1 + x(1 - σ(x)))."""
     function = "silu"
     default_name = "silu"
 
@@ -128,17 +140,19 @@ Swish = SiLU
 
 
 class Softsign(_Named):
-    """x / (1 + |x|); derivative (1 - |y|)²."""
+    """y = x / (1 + |x|), elementwise on (batch, ...); derivative (1 - |y|)²."""
     function = "softsign"
 
 
 class HardSigmoid(_Named):
-    """relu6(x + 3) / 6 = clip(x/6 + 1/2, 0, 1) (Keras 3 = PyTorch); derivative 1/6 inside."""
+    """y = relu6(x + 3) / 6 = clip(x/6 + 1/2, 0, 1) (Keras 3 = PyTorch), elementwise on
+    (batch, ...); derivative 1/6 inside."""
     function = "hard_sigmoid"
 
 
 class ELU(Activation):
-    """x for x > 0, α(eˣ - 1) otherwise (α > 0); derivative 1 for x > 0, y + α otherwise."""
+    """y = x for x > 0, α(eˣ - 1) otherwise (α > 0), elementwise on (batch, ...); derivative 1
+    for x > 0, y + α otherwise."""
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(activations.elu(alpha), **kwargs)

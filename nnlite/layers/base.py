@@ -11,6 +11,10 @@ Contract (see DESIGN.md):
 * ``params`` and ``grads`` are dicts with the same keys; a model may re-point them at views of one
   flat buffer, so layers write gradients in place (``out=``) and never re-bind the dict entries.
 * ``state`` holds non-trainable arrays saved with the model (e.g. running statistics).
+* ``trainable`` (Keras): False freezes the layer — the model's optimizer leaves its parameters
+  (and their optimizer state) alone, ``summary`` counts them as non-trainable, and a frozen
+  BatchNormalization runs in inference mode.  Setting it on a container (Residual, ...) sets it
+  on every layer inside.
 * Masks (sequences): a mask is a boolean ``(batch, time)`` array, True = a real step.  A layer
   with ``supports_masking = True`` takes ``forward(x, training=False, mask=None)`` (a list of
   masks for a multi-input layer); ``compute_mask(inputs, mask)`` gives the mask of its output.
@@ -22,7 +26,7 @@ import re
 
 import numpy as np
 
-from ..errors import ConfigError, NotBuiltError, ShapeError
+from ..errors import ConfigError, InputValueError, NotBuiltError, ShapeError
 
 __all__ = ["Layer"]
 
@@ -35,7 +39,9 @@ def _snake(name: str) -> str:
 class Layer:
     """Base class: hyper-parameters in ``__init__``, weights in ``build``, math in forward/backward."""
 
-    def __init__(self, name: str | None = None, input_shape=None, input_dim: int | None = None):
+    def __init__(self, name: str | None = None, input_shape=None, input_dim: int | None = None,
+                 trainable: bool = True):
+        bool_flag(trainable, f"{type(self).__name__}: trainable")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ConfigError(f"{type(self).__name__}: name must be a non-empty str without '/', "
                               f"got {name!r}")
@@ -55,6 +61,20 @@ class Layer:
         self.dtype = None
         self._buffers: dict[str, np.ndarray] = {}
         self.allocation_budget = None  # see add_weight
+        self._trainable = True
+        if not trainable:
+            self.trainable = False  # a container freezes what it holds
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training updates this layer's parameters (Keras' ``layer.trainable``)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool_flag(value, f"layer {self.name!r}: trainable")
+        for inner in getattr(self, "sublayers", None) or ():
+            inner.trainable = self._trainable
 
     # ------------------------------------------------------------------ building
     @property
@@ -108,6 +128,19 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
+    def get_weights(self) -> list:
+        """Copies of the layer's parameters, then its state arrays (Keras' order of
+        ``layer.weights``)."""
+        return [a.copy() for a in (*self.params.values(), *self.state.values())]
+
+    def set_weights(self, weights) -> None:
+        """Copy ``weights`` (as ``get_weights`` returns them) into the layer in place; every
+        shape is checked first, so a mismatch changes nothing."""
+        if not self.built:
+            raise NotBuiltError(f"layer {self.name!r} is not built; build the model first")
+        targets = [(self.name, k, v) for k, v in (*self.params.items(), *self.state.items())]
+        assign_checked(targets, weights, f"layer {self.name!r}: set_weights")
+
     # ------------------------------------------------------------------ computing
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -142,33 +175,38 @@ class Layer:
     #: True for layers taking several inputs (merges): ``build`` gets a list of shapes,
     #: ``forward`` a list of arrays, and ``backward`` returns a list of ``dx`` (one per input).
     multi_input = False
+    #: True for a layer whose (graph) call gives several outputs (MultiHeadAttention with
+    #: ``return_attention_scores=True``): ``compute_output_shape`` returns a list of shapes,
+    #: ``forward`` a tuple of arrays, and ``backward`` receives a list of upstream gradients
+    #: (None for an output that gets none).  See ``nnlite.models.graph_build``.
+    multi_output = False
 
     # ------------------------------------------------------------------ masks
-    #: True for layers whose ``forward`` consumes a mask: ``forward(x, training, mask=None)``,
-    #: the mask a boolean ``(batch, time)`` array (True = a real step) or None; multi-input
-    #: layers get a list of masks (None entries allowed).  Such a layer keeps what it needs of
-    #: the mask for ``backward`` (the model passes nothing to ``backward``).
+    #: True for layers whose ``forward`` takes ``mask=None`` as a keyword
+    #: (``forward(x, training=False, mask=None)``): a boolean (batch, time) array, True = a
+    #: real step; multi-input layers get a list of masks (None entries allowed).
     supports_masking = False
 
     def compute_mask(self, inputs, mask=None):
         """The mask of this layer's output for ``inputs`` carrying ``mask`` (both as given to
-        ``forward``).  Default: the mask passes through unchanged when the output keeps the
-        (batch, time) leading axes — same rank as the input and the same time length — and is
-        dropped (None) otherwise; a multi-input layer combines its inputs' masks with AND.
-        Layers that create masks (``Masking``, ``Embedding(mask_zero=True)``) or drop them
-        override this."""
+        ``forward``; a list for a multi-input layer).  Default: the mask passes unchanged when
+        the output keeps the (batch, time) leading axes — rank ≥ 2 and a first axis as long as
+        the mask — and is dropped (None) otherwise; the masks of a multi-input layer's inputs
+        are combined with AND.  Layers that create masks (``Masking``,
+        ``Embedding(mask_zero=True)``) or drop the time axis override it."""
         if mask is None:
             return None
-        if not self.multi_input:
-            return mask if _keeps_time(self.input_shape, self.output_shape) else None
-        present = [(shape, m) for shape, m in zip(self.input_shape, mask) if m is not None]
-        if not present or not all(_keeps_time(shape, self.output_shape)
-                                  for shape, _ in present):
+        out = self.output_shape
+        if out is None or isinstance(out, list) or len(out) < 2:
             return None
-        out = present[0][1]
-        for _, m in present[1:]:
-            out = out & m
-        return out
+        masks = [m for m in mask if m is not None] if isinstance(mask, (list, tuple)) \
+            else [mask]
+        if not masks or any(np.ndim(m) != 2 or np.shape(m)[1] != out[0] for m in masks):
+            return None
+        combined = masks[0]
+        for m in masks[1:]:
+            combined = combined & m
+        return combined
 
     def __call__(self, inputs):
         """Symbolic call for the graph API: ``h = Dense(8)(x)`` on a node from ``nnlite.Input``
@@ -183,6 +221,8 @@ class Layer:
         config = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self.trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
@@ -191,15 +231,35 @@ class Layer:
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
-                         if k not in ("name", "input_shape"))
+                         if k not in ("name", "input_shape", "trainable"))
         return f"{type(self).__name__}({args})"
 
 
-def _keeps_time(input_shape, output_shape) -> bool:
-    """Whether an output of ``output_shape`` still has the input's time axis first."""
-    return (input_shape is not None and output_shape is not None
-            and len(output_shape) == len(input_shape) >= 1
-            and output_shape[0] == input_shape[0])
+def bool_flag(value, what) -> bool:
+    """``value`` if it is True or False (NumPy's bools too), else ConfigError naming ``what``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def assign_checked(targets, weights, what) -> None:
+    """Copy ``weights`` into ``targets`` — ``(layer name, key, array)`` triples — in place, after
+    checking the count, every shape and every value, so a mismatch changes nothing."""
+    weights = list(weights)
+    if len(weights) != len(targets):
+        raise ShapeError(f"{what}: expected {len(targets)} arrays "
+                         f"({', '.join(k for _, k, _ in targets)}), got {len(weights)}")
+    arrays = []
+    for (lname, key, target), value in zip(targets, weights):
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ShapeError(f"{what}: layer {lname!r} {key} expects shape {target.shape}, "
+                             f"got {value.shape}")
+        if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
+            raise InputValueError(f"{what}: layer {lname!r} {key} must be finite numbers")
+        arrays.append(value)
+    for (_, _, target), value in zip(targets, arrays):
+        target[...] = value
 
 
 def _as_shape(value, what: str) -> tuple:

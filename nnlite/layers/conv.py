@@ -32,7 +32,7 @@ from ..errors import ConfigError, ShapeError
 from .base import Layer
 from .dense import kernel_bias_config
 
-__all__ = ["Conv2D", "col2im", "im2col", "pair", "window_geometry"]
+__all__ = ["Conv2D", "col2im", "im2col", "pair", "window_geometry", "channels_last_hint"]
 
 
 # ---------------------------------------------------------------- plain functions
@@ -69,6 +69,17 @@ def window_geometry(size: int, kernel: int, stride: int, dilation: int, padding:
     return (size - extent) // stride + 1, 0, 0
 
 
+def channels_last_hint(shape) -> str:
+    """A hint when an image shape (without batch) looks channels-last, e.g. (28, 28, 1)."""
+    shape = tuple(shape)
+    if len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] > 4:
+        return (f"; {shape} looks channels-last, but nnlite images are channels-first "
+                f"(channels, height, width) as in PyTorch: did you mean input_shape="
+                f"{(shape[2], shape[0], shape[1])}? (transpose the arrays with "
+                "x.transpose(0, 3, 1, 2))")
+    return ""
+
+
 def image_geometry(owner, input_shape, window, strides, dilation, padding, what="kernel"):
     """``((Ho, Wo), (top, bottom, left, right))`` for a 2-D window over inputs of shape
     (channels, height, width); ShapeError naming ``owner`` when the shape is not an image or the
@@ -82,7 +93,8 @@ def image_geometry(owner, input_shape, window, strides, dilation, padding, what=
     if rows[0] < 1 or cols[0] < 1:
         dilated = f" with dilation {tuple(dilation)}" if tuple(dilation) != (1, 1) else ""
         raise ShapeError(f"{owner}: {what} {tuple(window)}{dilated} does not fit input of height "
-                         f"x width {input_shape[1]} x {input_shape[2]} with padding='valid'")
+                         f"x width {input_shape[1]} x {input_shape[2]} with padding='valid'"
+                         + channels_last_hint(input_shape))
     return (rows[0], cols[0]), (rows[1], rows[2], cols[1], cols[2])
 
 
@@ -149,7 +161,8 @@ class Conv2D(Layer):
     """``Conv2D(filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
     activation=None, use_bias=True, kernel_initializer="glorot_uniform")``.
 
-    Input (batch, channels, height, width) → output (batch, filters, Ho, Wo).
+    Input (batch, channels, height, width) → output (batch, filters, Ho, Wo), with
+    y[n, f, i, j] = f(b[f] + Σ_{c, u, v} W[f, c, u, v] · x_pad[n, c, i·s + u·d, j·s + v·d]).
     Parameters: ``kernel`` (filters, channels, kh, kw) — PyTorch's layout — and ``bias``
     (filters,).  Initializers get fan_in = channels·kh·kw and fan_out = filters·kh·kw.
 

@@ -25,6 +25,8 @@ __all__ = ["Dense"]
 class Dense(Layer):
     """``Dense(units, activation=None, use_bias=True, kernel_initializer="glorot_uniform")``.
 
+    y = f(x W + b): x (batch, in) → y (batch, units).
+
     ``activation`` is any name from ``nnlite.activations.names()`` (e.g. ``"relu"``).
     Parameters: ``kernel`` (in, units) and ``bias`` (units,).
 

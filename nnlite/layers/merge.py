@@ -72,7 +72,8 @@ class Merge(Layer):
 
 
 class Add(Merge):
-    """y = x_0 + x_1 + ...; the skip connection of the lecture (``z + f(z)``)."""
+    """y = x_0 + x_1 + ...; the skip connection of the lecture (``z + f(z)``).  Inputs of one
+    shape (batch, ...), output of that shape; dL/dx_k = dL/dy."""
 
     def forward(self, xs, training=False):
         y = np.add(xs[0], xs[1], out=self._buffer("y", xs[0].shape) if training else None)
@@ -85,7 +86,8 @@ class Add(Merge):
 
 
 class Subtract(Merge):
-    """y = x_0 - x_1 (exactly two inputs)."""
+    """y = x_0 - x_1 (exactly two inputs of one shape (batch, ...)); dL/dx_0 = dy,
+    dL/dx_1 = -dy."""
 
     arity = 2
 
@@ -97,7 +99,8 @@ class Subtract(Merge):
 
 
 class Multiply(Merge):
-    """y = x_0 ⊙ x_1 ⊙ ... (elementwise); keeps the inputs for the backward pass."""
+    """y = x_0 ⊙ x_1 ⊙ ... (elementwise, inputs of one shape (batch, ...)); keeps the inputs
+    for the backward pass: dL/dx_k = dy ⊙ Π_{j≠k} x_j."""
 
     def forward(self, xs, training=False):
         y = np.multiply(xs[0], xs[1], out=self._buffer("y", xs[0].shape) if training else None)
@@ -120,8 +123,9 @@ class Multiply(Merge):
 
 
 class Concatenate(Merge):
-    """``Concatenate(axis=-1)``: join the inputs along ``axis`` (not the batch axis); the
-    other axes must agree."""
+    """``Concatenate(axis=-1)``: y = [x_0, x_1, ...] joined along ``axis`` (not the batch
+    axis); the other axes must agree: (batch, ..., d_k) → (batch, ..., Σ_k d_k) for axis=-1.
+    Backward splits dy back into the inputs' pieces."""
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

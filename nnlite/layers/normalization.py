@@ -8,6 +8,9 @@ BatchNormalization normalizes each feature/channel (axis 1) over the batch and e
                 moving = momentum · moving + (1 - momentum) · batch statistic   (Keras; the
                 biased σ² is used, as Keras does — PyTorch stores the unbiased one)
     inference:  y = γ (x - moving_mean) / √(moving_variance + ε) + β
+    frozen (``trainable = False``, Keras' rule): the inference form in training too — the
+    moving statistics are used and not updated; backward is that of the inference form,
+                dx = dy γ / √(moving_variance + ε)
     backward (training, through the batch statistics):
                 dβ = Σ dy,  dγ = Σ dy ⊙ x̂,
                 dx = γ / (m √(σ² + ε)) · (m dy - dβ - x̂ ⊙ dγ)
@@ -38,6 +41,9 @@ def _positive(value, what):
 class BatchNormalization(Layer):
     """``BatchNormalization(momentum=0.99, epsilon=1e-3)``, per feature/channel (axis 1).
 
+    y = γ (x - μ) / √(σ² + ε) + β with the batch's μ, σ² in training and the moving averages at
+    inference; (batch, features) or (batch, channels, h, w) → the same shape.
+
     Parameters ``gamma`` (ones) and ``beta`` (zeros) of shape (features,); state
     ``moving_mean`` (zeros) and ``moving_variance`` (ones), saved with the model.
     """
@@ -51,6 +57,7 @@ class BatchNormalization(Layer):
         self.momentum = float(momentum)
         self.epsilon = _positive(epsilon, "BatchNormalization: epsilon")
         self._xhat = self._inv_std = None
+        self._frozen = False
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) < 1:
@@ -71,12 +78,18 @@ class BatchNormalization(Layer):
     def forward(self, x, training=False):
         gamma = self.params["gamma"].reshape(self._bshape)
         beta = self.params["beta"].reshape(self._bshape)
-        if not training:
-            scale = gamma / np.sqrt(self.state["moving_variance"].reshape(self._bshape)
+        if not training or not self.trainable:
+            inv_std = 1.0 / np.sqrt(self.state["moving_variance"].reshape(self._bshape)
                                     + self.epsilon)
+            scale = gamma * inv_std
             shift = beta - self.state["moving_mean"].reshape(self._bshape) * scale
             y = x * scale
             y += shift
+            if training:  # frozen: backward differentiates the inference form
+                xhat = np.subtract(x, self.state["moving_mean"].reshape(self._bshape),
+                                   out=self._buffer("xhat", x.shape))
+                xhat *= inv_std
+                self._xhat, self._inv_std, self._frozen = xhat, inv_std, True
             return y
         mean = np.mean(x, axis=self._axes, keepdims=True)
         xhat = np.subtract(x, mean, out=self._buffer("xhat", x.shape))
@@ -92,7 +105,7 @@ class BatchNormalization(Layer):
             moving = self.state[key]
             moving *= self.momentum
             moving += (1.0 - self.momentum) * batch.reshape(-1)
-        self._xhat, self._inv_std = xhat, inv_std
+        self._xhat, self._inv_std, self._frozen = xhat, inv_std, False
         return y
 
     def backward(self, dy, input_grad=True):
@@ -104,6 +117,9 @@ class BatchNormalization(Layer):
         self.grads["gamma"][...] = dgamma.reshape(-1)
         if not input_grad:
             return None
+        if self._frozen:  # the statistics are constants: a per-channel scale
+            return np.multiply(dy, self.params["gamma"].reshape(self._bshape) * self._inv_std,
+                               out=self._buffer("dx", dy.shape))
         m = dy.size // dy.shape[1]
         dx = np.multiply(xhat, dgamma, out=self._buffer("dx", dy.shape))
         dx += dbeta
@@ -123,7 +139,10 @@ class BatchNormalization(Layer):
 
 class LayerNormalization(Layer):
     """``LayerNormalization(epsilon=1e-3)`` over the last axis; ``gamma``/``beta`` of shape
-    (last axis,)."""
+    (last axis,).
+
+    y = γ (x - μ) / √(σ² + ε) + β, μ and σ² over the last axis of each example;
+    (batch, ..., D) → the same shape, the same in training and at inference."""
 
     def __init__(self, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)

@@ -135,6 +135,9 @@ class AvgPool2D(_Pool2D):
 
     With ``padding="same"`` the padded pixels are not counted (Keras; PyTorch's
     ``count_include_pad=False``).
+
+    y[n, c, i, j] = the mean of the real pixels of window (i, j): (batch, C, H, W) →
+    (batch, C, Ho, Wo); backward spreads dy / count evenly over the window.
     """
 
     default_name = "avg_pool2d"

@@ -29,10 +29,11 @@ product, the same at every step and for every gate; masks come from the layer's 
 (seeded from ``seed`` or from the model's generator at build).  Keras draws separate recurrent
 masks per gate when ``recurrent_dropout`` > 0; nnlite uses one, which keeps one matmul per step.
 
-``return_state=True``: the final states ``[h]`` (``[h, c]`` for LSTM) are extra outputs.  In the
-graph API, calling the layer returns a list of nodes ``[output, *states]``; the state nodes are
-``RecurrentState`` layers reading the states of the call.  A ``Sequential`` model cannot use
-``return_state`` (it has one output per layer).
+``return_state=True``: the final states ``[h]`` (``[h, c]`` for LSTM) are extra outputs — the
+layer is then ``multi_output`` (see ``nnlite.models.graph_build``): in the graph API the call
+returns the nodes ``(output, *states)``, ``forward`` returns the tuple of arrays and
+``backward`` takes the list of their gradients (None for an output nothing reads).  A
+``Sequential`` model cannot use ``return_state`` (it has one output per layer).
 """
 from __future__ import annotations
 
@@ -41,9 +42,8 @@ import numpy as np
 from .. import activations, initializers, regularizers
 from ..errors import ConfigError, ShapeError
 from .base import Layer
-from .recurrent_state import RecurrentState
 
-__all__ = ["Recurrent", "RecurrentState"]
+__all__ = ["Recurrent"]
 
 
 def slope(fn, y, one, out):
@@ -122,10 +122,10 @@ class Recurrent(Layer):
                             ("stateful", stateful),
                             ("zero_output_for_mask", zero_output_for_mask)):
             setattr(self, name, _flag(value, owner, name))
+        #: with return_state the call has several outputs: (output, *final states)
+        self.multi_output = self.return_state
         self._rng = None
         self._states = None          # stateful: the final states of the last batch
-        self._final_states = None    # return_state: the final states of the last call
-        self._state_grads = None     # return_state: dL/d(final states) from RecurrentState
         self._cache = None
         #: set by the time-step monitors (nnlite.monitors_time): backward then stores
         #: ``step_grad_norms``, ‖∂L/∂h_t‖ over the batch for every step t in time order
@@ -142,7 +142,8 @@ class Recurrent(Layer):
             raise ShapeError(f"{type(self).__name__} {self.name!r}: expects inputs (batch, time, "
                              f"features), got input shape (batch, "
                              f"{', '.join(map(str, input_shape))})")
-        return (input_shape[0], self.units) if self.return_sequences else (self.units,)
+        out = (input_shape[0], self.units) if self.return_sequences else (self.units,)
+        return [out, *self.state_shapes()] if self.return_state else out
 
     def state_shapes(self):
         return [(self.units,)] * self.state_count
@@ -183,16 +184,9 @@ class Recurrent(Layer):
 
     reset_states = reset_state  # Keras' compatibility alias
 
-    # ------------------------------------------------------------------ graphs
-    def __call__(self, inputs):
-        """As ``Layer.__call__``; with ``return_state=True`` it returns ``[output, *states]``."""
-        node = super().__call__(inputs)
-        if not self.return_state:
-            return node
-        return [node] + [RecurrentState(k)(node) for k in range(self.state_count)]
-
     def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self.state_count if self.return_state else out
 
     # ------------------------------------------------------------------ forward
     def _initial_states(self, n):
@@ -248,35 +242,34 @@ class Recurrent(Layer):
         hs, finals = self._scan(proj, self._initial_states(n), on, rec_drop, training, buf)
         if self.stateful:
             self._states = [s.copy() for s in finals]
-        if self.return_state:
-            self._final_states = [s.copy() for s in finals]
-            self._state_grads = [None] * self.state_count
         if training:
             self._cache = (x_tm, drop, rec_drop, on)
         if not self.return_sequences:
-            return hs[steps]
-        y = buf("y", (n, steps, self.units))
-        np.copyto(y, hs[1:].transpose(1, 0, 2))
-        if self.zero_output_for_mask and on is not None:
-            y *= on.T[:, :, None]
-        return y
+            y = hs[steps]
+        else:
+            y = buf("y", (n, steps, self.units))
+            np.copyto(y, hs[1:].transpose(1, 0, 2))
+            if self.zero_output_for_mask and on is not None:
+                y *= on.T[:, :, None]
+        return (y, *finals) if self.return_state else y
 
     # ------------------------------------------------------------------ backward
     def backward(self, dy, input_grad=True):
+        """``dy``: dL/d(output); with ``return_state`` the list [dL/d(output), dL/dh, (dL/dc)]
+        with None for outputs that receive no gradient."""
         x_tm, drop, rec_drop, on = self._cache
         steps, n, features = x_tm.shape
         finals = [None] * self.state_count
+        if self.return_state:
+            dy, finals = dy[0], list(dy[1:])
+        dy_tm = None
         if self.return_sequences:
-            if self.zero_output_for_mask and on is not None:
-                dy = dy * on.T[:, :, None]
-            dy_tm = dy.transpose(1, 0, 2)
-        else:
-            dy_tm, finals[0] = None, dy
-        if self._state_grads is not None:
-            for k, g in enumerate(self._state_grads):
-                if g is not None:
-                    finals[k] = g if finals[k] is None else finals[k] + g
-            self._state_grads = [None] * self.state_count
+            if dy is not None:
+                if self.zero_output_for_mask and on is not None:
+                    dy = dy * on.T[:, :, None]
+                dy_tm = dy.transpose(1, 0, 2)
+        elif dy is not None:  # the last output is the final h
+            finals[0] = dy if finals[0] is None else finals[0] + dy
         dproj = self._scan_backward(dy_tm, finals, on, rec_drop)
         width = self.gates * self.units
         flat = dproj.reshape(steps * n, width)

@@ -21,6 +21,9 @@ __all__ = ["Dropout"]
 class Dropout(Layer):
     """``Dropout(rate, seed=None)``: zero each input with probability ``rate`` in training.
 
+    Training: y = x ⊙ m / (1 - rate), m ~ Bernoulli(1 - rate) per element; inference: y = x.
+    (batch, ...) → the same shape.
+
     >>> Dropout(0.5)
     Dropout(rate=0.5, seed=None)
     """

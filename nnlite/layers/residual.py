@@ -4,7 +4,9 @@
     dL/dx = dL/dy + J_block(x)ᵀ dL/dy  (the identity path carries the gradient unchanged,
                                         which is why deep residual nets do not vanish)
 
-``block`` is a layer or a list of layers run in order (a small internal stack).  When the block
+``block`` is a layer, a list of layers run in order (a small internal stack) or a
+``Sequential`` model, whose layers (and weights, if it is built) the Residual takes over.  A
+functional ``Model`` cannot be a block (nnlite does not nest graphs).  When the block
 changes the width, ``projection="dense"`` adds a ``Dense`` without activation on the skip path
 (P(x) = x W_p + b_p), or pass your own layer; without a projection the widths must agree.
 
@@ -26,13 +28,16 @@ __all__ = ["Residual"]
 class Residual(Layer):
     """``Residual(block, projection=None)``; usable in ``Sequential`` and in graph models.
 
+    y = x + block(x), or P(x) + block(x) with a projection P: (batch, ...) → the block's output
+    shape; dL/dx = dL/dy + J_block(x)ᵀ dL/dy.
+
     >>> from nnlite.layers import Dense
     >>> Residual([Dense(16, activation="relu"), Dense(16)])
     Residual(block=['Dense', 'Dense'], projection=None)
     """
 
     def __init__(self, block, projection=None, **kwargs):
-        layers = list(block) if isinstance(block, (list, tuple)) else [block]
+        layers = _block_layers(block)
         if not layers:
             raise ConfigError("Residual: block must be a layer or a non-empty list of layers")
         for layer in layers:
@@ -93,7 +98,8 @@ class Residual(Layer):
         super().build(input_shape, rng, dtype)
         shape = self.input_shape
         for layer in self.block:
-            layer.build(shape, rng, dtype)
+            if not (layer.built and layer.input_shape == shape):  # a built Sequential's
+                layer.build(shape, rng, dtype)                    # weights are kept
             shape = layer.output_shape
         if self.projection == "dense":
             from .dense import Dense
@@ -171,6 +177,21 @@ class Residual(Layer):
         proj = self.projection if not isinstance(self.projection, Layer) else "Dense"
         return (f"Residual(block={[type(l).__name__ for l in self.block]!r}, "
                 f"projection={proj!r})")
+
+
+def _block_layers(block) -> list:
+    """The layers of a Residual's block: a layer, a list of layers, or a Sequential's layers."""
+    if isinstance(block, (list, tuple)):
+        return list(block)
+    if isinstance(block, Layer):
+        return [block]
+    if hasattr(block, "nodes") and hasattr(block, "layers"):
+        raise ConfigError(f"Residual: block {block.name!r} is a functional Model; nnlite does "
+                          "not nest graphs — write the skip connection in the graph with Add() "
+                          "or pass a Sequential (or a list of layers)")
+    if hasattr(block, "layers") and hasattr(block, "add"):  # a Sequential
+        return list(block.layers)
+    return [block]  # rejected with a clear error by __init__
 
 
 def _local_names(layers):

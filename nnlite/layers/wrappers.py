@@ -11,7 +11,8 @@ Bidirectional(layer, merge_mode="concat")
     backward: the merge's derivative, then each direction's BPTT; dL/dx = dx_f + dx_b.
     With return_sequences the backward outputs are put back in time order, and masked steps
     output zeros in both directions (Keras's rule for Bidirectional).
-    return_state: the states are [forward states..., backward states...].
+    return_state: the layer is ``multi_output``; its outputs are (merged output, forward
+    states..., backward states...).
 
 TimeDistributed(layer)
     y[:, t] = layer(x[:, t])  for every step: the batch and time axes are flattened into one
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from .base import Layer
-from .recurrent import Recurrent, RecurrentState
+from .recurrent import Recurrent
 
 __all__ = ["Bidirectional", "TimeDistributed"]
 
@@ -81,6 +82,11 @@ class _Wrapper(Layer):
 class Bidirectional(_Wrapper):
     """``Bidirectional(layer, merge_mode="concat")`` for a ``SimpleRNN``, ``LSTM`` or ``GRU``.
 
+    y = merge(layer(x), reverse_time(layer_backwards(x))); (batch, time, features) →
+    (batch, 2·units) with ``"concat"`` ((batch, time, 2·units) with ``return_sequences``),
+    (batch, units) for ``"sum"``/``"mul"``/``"ave"``.  Weights: the two layers', under
+    ``forward_<name>/...`` and ``backward_<name>/...``.
+
     >>> from nnlite.layers import LSTM
     >>> Bidirectional(LSTM(16, return_sequences=True))
     Bidirectional(layer='LSTM', merge_mode='concat')
@@ -106,9 +112,9 @@ class Bidirectional(_Wrapper):
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
         self.state_count = 2 * layer.state_count
+        self.multi_output = self.return_state
         base = layer.name or layer.default_name
         self._local = [f"forward_{base}", f"backward_{base}"]
-        self._final_states = self._state_grads = None
         self._cache = None
         super().__init__(**kwargs)
 
@@ -119,20 +125,17 @@ class Bidirectional(_Wrapper):
     def state_shapes(self):
         return self.forward_layer.state_shapes() * 2
 
-    def __call__(self, inputs):
-        node = super().__call__(inputs)
-        if not self.return_state:
-            return node
-        return [node] + [RecurrentState(k)(node) for k in range(self.state_count)]
-
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.compute_output_shape(tuple(input_shape))
+        if self.return_state:
+            shape = shape[0]
         if self.merge_mode == "concat":
-            return shape[:-1] + (2 * shape[-1],)
-        return shape
+            shape = shape[:-1] + (2 * shape[-1],)
+        return [shape, *self.state_shapes()] if self.return_state else shape
 
     def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self.state_count if self.return_state else out
 
     def build(self, input_shape, rng, dtype):
         super().build(input_shape, rng, dtype)
@@ -142,25 +145,34 @@ class Bidirectional(_Wrapper):
     def forward(self, x, training=False, mask=None):
         y_f = self.forward_layer.forward(x, training, mask=mask)
         y_b = self.backward_layer.forward(x, training, mask=mask)
+        states = ()
+        if self.return_state:
+            states = tuple(y_f[1:]) + tuple(y_b[1:])
+            y_f, y_b = y_f[0], y_b[0]
         if self.return_sequences:
             y_b = y_b[:, ::-1]
-        if self.return_state:
-            self._final_states = (self.forward_layer._final_states +
-                                  self.backward_layer._final_states)
-            self._state_grads = [None] * self.state_count
         if training:
             self._cache = (y_f, y_b) if self.merge_mode == "mul" else None
         mode = self.merge_mode
         if mode == "concat":
-            return np.concatenate([y_f, y_b], axis=-1)
-        if mode == "mul":
-            return y_f * y_b
-        out = y_f + y_b
-        if mode == "ave":
-            out *= 0.5
-        return out
+            out = np.concatenate([y_f, y_b], axis=-1)
+        elif mode == "mul":
+            out = y_f * y_b
+        else:
+            out = y_f + y_b
+            if mode == "ave":
+                out *= 0.5
+        return (out, *states) if self.return_state else out
 
     def backward(self, dy, input_grad=True):
+        """``dy``: dL/d(output); with ``return_state`` the list [dL/d(output), dL/d(forward
+        states)..., dL/d(backward states)...] with None where no gradient arrives."""
+        k = self.forward_layer.state_count
+        states = [None] * self.state_count
+        if self.return_state:
+            dy, states = dy[0], list(dy[1:])
+            if dy is None:  # only the states are read: the merged output gets no gradient
+                dy = np.zeros(self.output_shape_batch(states), dtype=self.dtype)
         mode, units = self.merge_mode, self.forward_layer.units
         if mode == "concat":
             d_f, d_b = dy[..., :units], dy[..., units:]
@@ -173,16 +185,19 @@ class Bidirectional(_Wrapper):
             d_f = d_b = dy
         if self.return_sequences:
             d_b = d_b[:, ::-1]
-        if self._state_grads is not None:
-            k = self.forward_layer.state_count
-            self.forward_layer._state_grads = self._state_grads[:k]
-            self.backward_layer._state_grads = self._state_grads[k:]
-            self._state_grads = [None] * self.state_count
-        dx_f = self.forward_layer.backward(np.ascontiguousarray(d_f), input_grad)
-        dx_b = self.backward_layer.backward(np.ascontiguousarray(d_b), input_grad)
+        d_f, d_b = np.ascontiguousarray(d_f), np.ascontiguousarray(d_b)
+        if self.return_state:
+            d_f, d_b = [d_f, *states[:k]], [d_b, *states[k:]]
+        dx_f = self.forward_layer.backward(d_f, input_grad)
+        dx_b = self.backward_layer.backward(d_b, input_grad)
         if not input_grad:
             return None
         return np.add(dx_f, dx_b, out=self._buffer("dx", dx_f.shape))
+
+    def output_shape_batch(self, states):
+        """The merged output's shape with the batch of ``states`` (the first that is given)."""
+        n = next(g.shape[0] for g in states if g is not None)
+        return (n,) + tuple(self.output_shape[0])
 
     def release_buffers(self):
         super().release_buffers()

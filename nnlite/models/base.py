@@ -20,10 +20,11 @@ from .. import optimizers as optimizers_mod
 from ..errors import (ConfigError, NotBuiltError, NotCompiledError)
 from ..training import Trainer, resolve_batch_size
 from . import fit_options
-from .checks import check_array, check_callbacks, check_targets, chunk_size
+from .access import LayersAndWeights
+from .checks import (check_array, check_callbacks, check_compile_order, check_targets,
+                     check_verbose, chunk_size, warn_ignored_from_logits)
 from .summary import summary_text
-from .weights import (assign_weights, leaf_layers, limit_allocation, pack_parameters,
-                      weight_arrays)
+from .weights import leaf_layers, limit_allocation, pack_parameters, trainable_segments
 
 __all__ = ["BaseModel"]
 
@@ -38,8 +39,10 @@ def as_rng(seed) -> np.random.Generator:
                       f"got {seed!r}")
 
 
-class BaseModel:
-    """Shared model API.  See ``Sequential`` and ``Model`` for construction."""
+class BaseModel(LayersAndWeights):
+    """Shared model API.  See ``Sequential`` and ``Model`` for construction; the accessors of
+    layers and weights (``get_weights``, ``weights``, ``trainable``, ``get_layer``,
+    ``to_json``, ``model(x)``) come from ``nnlite.models.access``."""
 
     def __init__(self, name=None, seed=None, dtype="float32"):
         try:
@@ -50,6 +53,11 @@ class BaseModel:
             raise ConfigError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.name = name or type(self).__name__.lower()
         self.rng = as_rng(seed)
+        # without a seed of its own, a model built by fit draws its weights from fit's seed
+        self._seeded = seed is not None
+        self._trainable = True
+        self._segments = None     # trainable ranges of the flat buffer (None: all)
+        self._loss_trackers = []  # per-output losses of a multi-output model
         self.built = False
         self.loss = self.optimizer = None
         self._train_loss = None
@@ -64,8 +72,10 @@ class BaseModel:
     def input_shape(self):
         raise NotImplementedError
 
-    def build(self, input_shape=None):
-        """Create every layer's weights for inputs of shape ``(batch, *input_shape)``."""
+    def build(self, input_shape=None, rng=None):
+        """Create every layer's weights for inputs of shape ``(batch, *input_shape)``, drawn
+        from ``rng`` (default: the model's generator).  Layers already built keep theirs (a
+        model grown with ``add`` after ``pop``)."""
         if self.built:
             return
         if input_shape is None:
@@ -73,27 +83,34 @@ class BaseModel:
         if input_shape is None:
             raise NotBuiltError(f"model {self.name!r} does not know its input shape: give "
                                 "input_shape=/input_dim= to the first layer or call fit() first")
-        state = self.rng.bit_generator.state
+        rng = self.rng if rng is None else rng
+        state = rng.bit_generator.state
+        kept = [layer for layer in self.layers if layer.built]
+        repacked = self._flat_params is not None
         try:
-            self._build_layers(tuple(input_shape), self.rng)
+            self._build_layers(tuple(input_shape), rng)
             self._flat_params, self._flat_grads = pack_parameters(self.layers, self.dtype)
         except Exception:
-            self.rng.bit_generator.state = state
-            self._unbuild()
+            rng.bit_generator.state = state
+            self._unbuild(keep=kept)
             raise
         finally:
             limit_allocation(self.layers, None)
         self.built = True
+        if repacked and self.optimizer is not None:
+            self.optimizer.reset_state()  # its slots follow the old layout of the buffer
         if self.loss is not None:
             self._configure_head()
 
-    def _unbuild(self):
+    def _unbuild(self, keep=()):
         for layer in self.layers:
+            if any(layer is k for k in keep):
+                continue
             layer.built = False
             layer.params, layer.grads, layer.state = {}, {}, {}
 
     def count_params(self) -> int:
-        """Number of trainable scalars."""
+        """Number of parameters (trainable and frozen; state arrays excluded)."""
         self._require_built("count_params")
         return int(self._flat_params.size)
 
@@ -107,10 +124,14 @@ class BaseModel:
                     "the first layer or call fit() first")
 
     # ------------------------------------------------------------------ compile
-    def compile(self, loss, optimizer="adam", metrics=None):
-        """Choose the loss (name or Loss), the optimizer (name or Optimizer) and metrics
-        (e.g. ``["accuracy"]``).  When the network ends in the activation the loss fuses with,
+    def compile(self, optimizer="adam", loss=None, metrics=None, loss_weights=None):
+        """Choose the optimizer (name or Optimizer), the loss (name or Loss) and metrics
+        (e.g. ``["accuracy"]``), in Keras's order ``compile(optimizer, loss, metrics,
+        loss_weights)``.  When the network ends in the activation the loss fuses with,
         training and evaluation run on logits (gradient ``p - y``)."""
+        optimizer, loss = check_compile_order(optimizer, loss)
+        if loss_weights is not None:
+            raise ConfigError("compile: loss_weights needs a model with several outputs")
         loss = losses_mod.get(loss)
         optimizer = optimizers_mod.get(optimizer)
         metrics = list(metrics or [])
@@ -132,6 +153,8 @@ class BaseModel:
         head_activation = getattr(self._head, "activation", None)
         self._fused = (head_activation is not None
                        and head_activation.name in self.loss.fuses_with)
+        if self._fused:
+            warn_ignored_from_logits(self.loss, head_activation.name, self._head.name)
         self._train_loss = self.loss.with_logits() if self._fused else self.loss
         logits_out = self._fused or self._train_loss.from_logits
         threshold = 0.0 if logits_out else 0.5
@@ -190,7 +213,8 @@ class BaseModel:
         single = isinstance(x, np.ndarray)  # graph models with several inputs pass a list
         batch = resolve_batch_size(batch_size, self.optimizer, (x if single else x[0]).shape[0])
         rng = self.rng if seed is None else as_rng(seed)
-        self.build(x.shape[1:] if single else None)
+        self.build(x.shape[1:] if single else None, rng=None if self._seeded else rng)
+        self._segments = trainable_segments(self.layers)
         trainer = Trainer(self, callbacks or (), verbose)
         try:
             self.history = trainer.fit(x, y, epochs, batch, shuffle, rng, validation,
@@ -203,7 +227,7 @@ class BaseModel:
         out = self._forward(xb, True, self._fused)
         value = self._train_loss._forward(out, yb)
         self._backward(self._train_loss._backward(), False)
-        self.optimizer.step(self._flat_params, self._flat_grads)
+        self.optimizer.step(self._flat_params, self._flat_grads, self._segments)
         for metric in self._metrics:
             metric.update(out, yb)
         return value
@@ -224,25 +248,30 @@ class BaseModel:
         return self.predict(x, batch_size=len(x[0] if isinstance(x, list) else x))
 
     def _reset_metrics(self):
-        for metric in self._metrics:
+        for metric in (*self._loss_trackers, *self._metrics):
             metric.reset()
 
     def _metric_results(self):
-        return {metric.name: float(metric.result()) for metric in self._metrics}
+        return {metric.name: float(metric.result())
+                for metric in (*self._loss_trackers, *self._metrics)}
 
     def _release_buffers(self):
         for layer in leaf_layers(self.layers):
             layer.release_buffers()
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, x, y, batch_size=None, return_dict=False):
+    def evaluate(self, x, y, batch_size=None, verbose=0, return_dict=False):
         """Loss (and metrics) on (x, y) without changing the model.  Returns the loss, or
-        ``[loss, *metrics]`` when metrics were compiled, or a dict with ``return_dict=True``."""
+        ``[loss, *metrics]`` when metrics were compiled, or a dict with ``return_dict=True``.
+        ``verbose`` 1 or 2 also prints them on one line (0, the default, prints nothing)."""
         self._require_compiled("evaluate")
         self._require_built("evaluate")
         batch_size = chunk_size(batch_size, "evaluate")
+        check_verbose(verbose, "evaluate")
         x, y = self._check_xy(x, y)
         logs = self._evaluate_checked(x, y, batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
@@ -267,10 +296,12 @@ class BaseModel:
         logs.update(self._metric_results())
         return logs
 
-    def predict(self, x, batch_size=None):
-        """The last layer's output for ``x`` (probabilities if it ends in sigmoid/softmax)."""
+    def predict(self, x, batch_size=None, verbose=0):
+        """The last layer's output for ``x`` (probabilities if it ends in sigmoid/softmax).
+        ``verbose`` is accepted for Keras code (0, 1, 2 or "auto"); predict prints nothing."""
         self._require_built("predict")
         chunk = chunk_size(batch_size, "predict")
+        check_verbose(verbose, "predict")
         x = self._check_x(x)
         n = x.shape[0]
         if chunk >= n:
@@ -309,17 +340,6 @@ class BaseModel:
         return np.argmax(proba, axis=-1)
 
     # ------------------------------------------------------------------ weights
-    def get_weights(self) -> list:
-        """Copies of all parameters (then states), layer by layer, in the layers' key order."""
-        self._require_built("get_weights")
-        return [value.copy() for _, _, value in weight_arrays(self.layers)]
-
-    def set_weights(self, weights) -> None:
-        """Copy ``weights`` (as returned by ``get_weights``) into the model; checks every shape
-        first, so a mismatch changes nothing."""
-        self._require_built("set_weights")
-        assign_weights(self.layers, weights)
-
     @property
     def _has_regularizers(self):
         return any(getattr(layer, f"{key}_regularizer", None) is not None

@@ -23,7 +23,8 @@ import math
 import numpy as np
 
 from ..errors import ConfigError, LabelError
-from ..targets import check_sample_weight
+from ..losses.targets import check_sample_weight
+from .weights import leaf_layers, trainable_segments
 
 __all__ = ["prepare", "check_validation_freq", "regularized", "penalty", "make_train_step",
            "train_step_ext", "train_on_batch", "test_on_batch"]
@@ -38,6 +39,8 @@ def _length(a):
 
 
 def check_validation_freq(freq):
+    """``validation_freq`` of ``fit``: a positive int, or a non-empty collection of 1-based
+    epoch numbers (returned as a frozenset); ConfigError otherwise."""
     if isinstance(freq, bool):
         raise ConfigError(f"fit: validation_freq must be a positive int or a list of epochs, "
                           f"got {freq!r}")
@@ -62,15 +65,21 @@ def class_weights(model, y, class_weight):
     if not isinstance(class_weight, dict) or not class_weight:
         raise ConfigError(f"fit: class_weight must be a non-empty dict {{class: weight}}, got "
                           f"{class_weight!r}")
-    if y.ndim > (1 if task == "sparse" else 2):  # one weight per row cannot weight each step
-        raise ConfigError(f"fit: class_weight is not supported for outputs with a time axis "
-                          f"(targets of shape {y.shape}), as in Keras; pass sample_weight")
+    if task in ("pm1", "binary") and y.ndim > 1 and y[0].size > 1:
+        raise ConfigError(
+            f"fit: class_weight needs one label per example, but the targets have shape "
+            f"{y.shape} ({y[0].size} independent {'±1' if task == 'pm1' else '0/1'} labels per "
+            "example, e.g. multi-label classification), where a class per row has no meaning; "
+            "pass sample_weight= (one weight per example) instead")
+    if task in ("categorical", "sparse") and y.ndim > (2 if task == "categorical" else 1):
+        raise ConfigError(f"fit: class_weight needs one label per example, the targets have "
+                          f"shape {y.shape} (a label per time step); pass sample_weight= instead")
     if task == "pm1":
         labels = np.where(y.reshape(-1) > 0, 1, -1)
     elif task == "binary":
         labels = (y.reshape(-1) > 0.5).astype(np.int64)
     elif task == "categorical":
-        labels = np.argmax(y, axis=-1)
+        labels = np.argmax(y, axis=-1)  # Keras: the class of a one-hot row is its argmax
     else:
         labels = y.reshape(-1)
     present = np.unique(labels).tolist()
@@ -128,11 +137,12 @@ def prepare(model, x, y, validation_data, validation_split, sample_weight, class
 
 # --------------------------------------------------------------------------- the extended step
 def regularized(model):
-    """[(param, grad, regularizer)] for every ``<key>_regularizer`` set on a leaf layer."""
-    from .base import leaf_layers
-
+    """[(param, grad, regularizer)] for every ``<key>_regularizer`` set on a trainable leaf
+    layer (Keras counts the penalties of trainable weights only)."""
     found = []
     for layer in leaf_layers(model.layers):
+        if not layer.trainable:
+            continue
         for key in layer.params:
             reg = getattr(layer, f"{key}_regularizer", None)
             if reg is not None:
@@ -167,7 +177,7 @@ def train_step_ext(model, xb, yb, wb=None, check_finite=False, regs=()):
     loss = model._train_loss
     multi = getattr(model, "_multi_out", False)
     if multi:
-        value = loss.forward_many(out, yb)
+        value = loss.forward_many(out, yb, model._loss_trackers)
         dy = loss.backward_many()
     elif wb is None:
         value = loss._forward(out, yb)
@@ -186,7 +196,7 @@ def train_step_ext(model, xb, yb, wb=None, check_finite=False, regs=()):
     if check_finite and not np.isfinite(model._flat_grads).all():
         model.stop_training = True
         return float("nan")
-    model.optimizer.step(model._flat_params, model._flat_grads)
+    model.optimizer.step(model._flat_params, model._flat_grads, model._segments)
     if multi:
         for k, metric in zip(model._metric_outputs, model._metrics):
             metric.update(out[k], yb[k])
@@ -209,6 +219,7 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
     x, y = model._check_xy(x, y)
     x, y, _, weights, _ = prepare(model, x, y, None, 0.0, sample_weight, class_weight, 1)
     model.build(x.shape[1:] if isinstance(x, np.ndarray) else None)
+    model._segments = trainable_segments(model.layers)
     step = make_train_step(model, weights is not None, False)
     model._reset_metrics()
     value = step(x, y) if weights is None else step(x, y, weights)

@@ -32,11 +32,12 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
-from .checks import check_token_ids, chunk_size
-from .graph_build import (Input, Node, assign_names, check_graph, graph_config, graph_from_config,
-                          topological_order)
+from .checks import (check_adjacency, check_compile_order, check_token_ids, check_verbose,
+                     chunk_size)
+from .graph_build import (Input, Node, assign_names, check_graph, execution_plan, graph_config,
+                          graph_from_config, topological_order)
 from .masks import graph_run, plan
-from .output_losses import WeightedLosses
+from .output_losses import LossTracker, WeightedLosses
 from .sequence_head import prepare_targets, wrap_sequence_head
 
 __all__ = ["Model", "Input", "Node"]
@@ -63,23 +64,20 @@ class Model(BaseModel):
         self.nodes = topological_order(self.outputs)
         check_graph(self.inputs, self.outputs, self.nodes)
         assign_names(self.inputs, self.nodes)
-        self.layers = [n.layer for n in self.nodes if not n.is_input]
+        self.layers = list(dict.fromkeys(n.layer for n in self.nodes if not n.is_input))
         index = {id(n): i for i, n in enumerate(self.nodes)}
         self._input_index = [index[id(n)] for n in self.inputs]
         self._output_index = [index[id(n)] for n in self.outputs]
-        consumers = [0] * len(self.nodes)
-        #: (node index, layer, parent indices) in topological order, inputs excluded
-        self._plan = []
-        for i, node in enumerate(self.nodes):
-            parents = tuple(index[id(p)] for p in node.parents)
-            for p in parents:
-                consumers[p] += 1
-            if not node.is_input:
-                self._plan.append((i, node.layer, parents))
-        self._consumers = consumers
+        self._sparse = any(n.sparse for n in self.inputs)
+        #: (node index, layer, parent indices) in topological order, inputs excluded (see
+        #: graph_build.execution_plan for calls with several outputs)
+        self._plan, self._consumers = execution_plan(self.nodes)
         self._trace = None          # (values, grads) of the last traced pass, for plot_graph
         self._loss_weights = None
-        self.build()  # every shape is known: weights exist from construction on (as in Keras)
+        if self._seeded:
+            # every shape is known: with a seed, weights exist from construction on (as in
+            # Keras); without one they are drawn when first needed — by fit from its seed
+            self.build()
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -109,16 +107,17 @@ class Model(BaseModel):
         self._masks = plan(self)
 
     # ------------------------------------------------------------------ compile
-    def compile(self, loss, optimizer="adam", metrics=None, loss_weights=None):
-        """As ``Sequential.compile``; with several outputs ``loss`` is one loss for all, a list
-        (one per output) or a dict {output layer name: loss}, and ``loss_weights`` a list or
-        dict of floats (default 1).  The training loss is Σ_k w_k L_k.  ``metrics`` is a list
-        (computed for every output) or a dict {output name: list}; they are logged as
-        ``<output>_<metric>``."""
+    def compile(self, optimizer="adam", loss=None, metrics=None, loss_weights=None):
+        """As ``Sequential.compile`` (Keras's order: optimizer, loss, metrics, loss_weights);
+        with several outputs ``loss`` is one loss for all, a list (one per output) or a dict
+        {output layer name: loss}, and ``loss_weights`` a list or dict of floats (default 1).
+        The training loss is Σ_k w_k L_k; each output's own loss is logged as
+        ``<output>_loss`` (as Keras).  ``metrics`` is a list (computed for every output) or a
+        dict {output name: list}; they are logged as ``<output>_<metric>``."""
         if not self._multi_out:
-            if loss_weights is not None:
-                raise ConfigError("compile: loss_weights needs a model with several outputs")
-            return super().compile(loss, optimizer, metrics)
+            return super().compile(optimizer, loss, metrics, loss_weights)
+        if loss is None or isinstance(loss, (str, losses_mod.Loss)):
+            optimizer, loss = check_compile_order(optimizer, loss)
         names = [n.label for n in self.outputs]
         losses = [losses_mod.get(l) for l in self._per_output(loss, "loss", names, None)]
         weights = self._per_output(loss_weights, "loss_weights", names, 1.0)
@@ -133,14 +132,16 @@ class Model(BaseModel):
             specs = self._per_output(metrics, "metrics", names, None)
         else:
             specs = [list(metrics or [])] * len(names)
-        old = (self.loss, self.optimizer, self._loss_weights)
+        old = (self.loss, self.optimizer, self._loss_weights, self._loss_trackers)
         self.loss, self._loss_weights = losses, [float(w) for w in weights]
         self.optimizer = optimizers_mod.get(optimizer)
         self._metric_specs = [list(m or []) for m in specs]
+        mean = losses[0].reduction == "mean"
+        self._loss_trackers = [LossTracker(f"{name}_loss", mean) for name in names]
         try:
             self._configure_head()
         except Exception:
-            self.loss, self.optimizer, self._loss_weights = old
+            self.loss, self.optimizer, self._loss_weights, self._loss_trackers = old
             raise
 
     def _per_output(self, value, what, names, default):
@@ -197,7 +198,8 @@ class Model(BaseModel):
             check_token_ids(self._readers(self.inputs[0]), out)
             return out
         xs = self._as_list(x, self.inputs, what)
-        out = [self._check_array(v, f"{what}[{k}] (input {n.name!r})", n.shape)
+        out = [check_adjacency(v, f"{what}[{k}] (input {n.name!r})", n.shape[0], self.dtype)
+               if n.sparse else self._check_array(v, f"{what}[{k}] (input {n.name!r})", n.shape)
                for k, (v, n) in enumerate(zip(xs, self.inputs))]
         lengths = {v.shape[0] for v in out}
         if len(lengths) != 1:
@@ -260,12 +262,17 @@ class Model(BaseModel):
             values[i] = v
         heads = self._logit_heads(logits)
         for i, layer, parents in self._plan:
-            if layer.multi_input:
-                values[i] = layer.forward([values[p] for p in parents], training)
-            elif i in heads:
-                values[i] = layer.forward(values[parents[0]], training, logits=True)
+            args = [values[p] for p in parents] if layer.multi_input else values[parents[0]]
+            if i in heads:
+                out = layer.forward(args, training, logits=True)
             else:
-                values[i] = layer.forward(values[parents[0]], training)
+                out = layer.forward(args, training)
+            if type(i) is tuple:  # a multi-output call
+                for j, v in zip(i, out):
+                    if j is not None:
+                        values[j] = v
+            else:
+                values[i] = out
         if record is not None:
             record["values"] = values
         outs = [values[i] for i in self._output_index]
@@ -282,7 +289,11 @@ class Model(BaseModel):
         return self._run_backward(dy, input_grad, None)
 
     def _run_backward(self, dy, input_grad, record):
-        """Reverse topological sweep; a node's gradient is the sum over its consumers."""
+        """Reverse topological sweep; a node's gradient is the sum over its consumers.
+
+        Every layer's ``backward`` runs (it fills the parameter gradients), with
+        ``input_grad=False`` when all its parents are model inputs and ``input_grad`` is False.
+        An input that receives no gradient (a mask, a sparse adjacency) gets ``None``."""
         grads = [None] * len(self.nodes)
         owned = set()  # gradients we allocated (safe to add into in place)
 
@@ -300,17 +311,20 @@ class Model(BaseModel):
             accumulate(i, g)
         nodes = self.nodes
         for i, layer, parents in reversed(self._plan):
-            g = grads[i]
+            g = [grads[j] if j is not None else None for j in i] if type(i) is tuple \
+                else grads[i]
+            if g is None or (type(g) is list and all(d is None for d in g)):
+                # every path from here ends in an argument without a gradient (a mask)
+                for grad in layer.grads.values():
+                    grad[...] = 0
+                continue
             need = input_grad or not all(nodes[p].is_input for p in parents)
-            if layer.multi_input:
-                if not need:
-                    continue
-                for p, d in zip(parents, layer.backward(g)):
-                    accumulate(p, d)
-            else:
-                d = layer.backward(g, need)
-                if need:
-                    accumulate(parents[0], d)
+            d = layer.backward(g, need)
+            if not need:
+                continue
+            for p, dp in zip(parents, d) if layer.multi_input else ((parents[0], d),):
+                if dp is not None:
+                    accumulate(p, dp)
         if record is not None:
             record["grads"] = grads
         if not input_grad:
@@ -322,9 +336,9 @@ class Model(BaseModel):
         if not self._multi_out:
             return super()._train_step(xb, yb)
         outs = self._forward(xb, True, self._fused)
-        value = self._train_loss.forward_many(outs, yb)
+        value = self._train_loss.forward_many(outs, yb, self._loss_trackers)
         self._backward(self._train_loss.backward_many(), False)
-        self.optimizer.step(self._flat_params, self._flat_grads)
+        self.optimizer.step(self._flat_params, self._flat_grads, self._segments)
         for k, metric in zip(self._metric_outputs, self._metrics):
             metric.update(outs[k], yb[k])
         return value
@@ -335,17 +349,17 @@ class Model(BaseModel):
         xs = x if self._multi_in else [x]
         ys = y if self._multi_out else [y]
         n = xs[0].shape[0]
-        chunk = batch_size or 4096
+        chunk = self._chunk(batch_size or 4096, n)
         self._reset_metrics()
         loss = self._train_loss if self._multi_out else WeightedLosses([self._train_loss], [1.0])
         mean = loss.reduction == "mean"
         total = 0.0
         for start in range(0, n, chunk):
-            xb = [v[start:start + chunk] for v in xs]
-            yb = [v[start:start + chunk] for v in ys]
+            xb = [v[start:start + chunk] for v in xs] if chunk < n else xs
+            yb = [v[start:start + chunk] for v in ys] if chunk < n else ys
             outs = self._forward(xb if self._multi_in else xb[0], False, self._fused)
             outs = outs if self._multi_out else [outs]
-            value = loss.forward_many(outs, yb)
+            value = loss.forward_many(outs, yb, self._loss_trackers)
             total += value * xb[0].shape[0] if mean else value
             ks = getattr(self, "_metric_outputs", [0] * len(self._metrics))
             for k, metric in zip(ks, self._metrics):
@@ -359,24 +373,31 @@ class Model(BaseModel):
         logs.update(self._metric_results())
         return logs
 
-    def predict(self, x, batch_size=None):
+    def predict(self, x, batch_size=None, verbose=0):
         """Output(s) for ``x`` (a list of arrays when the model has several inputs); a list of
         arrays when it has several outputs."""
         if not self._multi_in and not self._multi_out:
-            return super().predict(x, batch_size)
+            return super().predict(x, batch_size, verbose)
         self._require_built("predict")
         chunk = chunk_size(batch_size, "predict")
+        check_verbose(verbose, "predict")
         xs = self._check_x(x)
         xs = xs if self._multi_in else [xs]
         n = xs[0].shape[0]
+        chunk = self._chunk(chunk, n)
         parts = []
         for start in range(0, n, chunk):
-            xb = [v[start:start + chunk] for v in xs]
+            xb = [v[start:start + chunk] for v in xs] if chunk < n else xs
             out = self._forward(xb if self._multi_in else xb[0], False, False)
             parts.append(out if self._multi_out else [out])
         outs = [np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
                 for k in range(len(self.outputs))]
         return outs if self._multi_out else outs[0]
+
+    def _chunk(self, chunk, n):
+        """Rows per pass: ``chunk``, except that a model taking a sparse graph adjacency runs
+        all ``n`` node rows at once (a graph's rows cannot be cut)."""
+        return n if self._sparse else chunk
 
     def predict_proba(self, x, batch_size=None):
         if self._multi_out:

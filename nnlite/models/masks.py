@@ -3,8 +3,10 @@
 A mask is a boolean ``(batch, time)`` array, True = a real step.  ``Masking`` and
 ``Embedding(mask_zero=True)`` create one; every layer maps its input mask to its output mask
 with ``Layer.compute_mask(inputs, mask)`` (by default: kept while the output keeps the time
-axis); layers with ``supports_masking = True`` receive it in ``forward(x, training, mask=...)``
-and keep what they need of it for ``backward`` — so backward needs nothing from the model.
+axis; a list, one per output, for a ``multi_output`` layer); a layer whose ``forward`` has a
+``mask`` parameter receives it there (as Keras passes ``mask`` to a ``call`` that takes it —
+the layers that consume masks also set ``supports_masking = True``) and keeps what it needs of
+it for ``backward``, so backward needs nothing from the model.
 The mask of each model output is left in ``model._output_masks`` for the loss and the metrics
 (``nnlite.models.sequence_head``), which then skip the masked steps.
 
@@ -14,11 +16,13 @@ a mask the models run their plain forward, untouched — masks cost nothing then
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["plan", "stack_forward", "graph_run"]
+__all__ = ["plan", "refuse_multi_output", "stack_forward", "graph_run", "takes_mask"]
 
 
 def _probe(layer, shape, dtype):
@@ -29,17 +33,34 @@ def _arrives(shape):
     return np.ones((1, shape[0]), dtype=bool)
 
 
+_TAKES_MASK: dict = {}
+
+
+def takes_mask(layer) -> bool:
+    """Whether ``layer.forward`` has a ``mask`` parameter (looked up once per class)."""
+    cls = type(layer)
+    if cls not in _TAKES_MASK:
+        _TAKES_MASK[cls] = "mask" in inspect.signature(cls.forward).parameters
+    return _TAKES_MASK[cls]
+
+
+def refuse_multi_output(layers) -> None:
+    """A ``Sequential`` has one output per layer: ConfigError for a layer with several (e.g. a
+    recurrent layer with ``return_state=True``), before anything is built."""
+    for layer in layers:
+        if getattr(layer, "multi_output", False):
+            raise ConfigError(f"layer {layer.name!r} gives several outputs (e.g. "
+                              "return_state=True); a Sequential model has one output per "
+                              "layer, so use the graph API (nnlite.Model)")
+
+
 def plan(model) -> bool:
-    """True when some layer of the built ``model`` creates a mask (so masks must be threaded).
-    Also rejects ``return_state`` layers in a ``Sequential`` (one output per layer)."""
+    """True when some layer of the built ``model`` creates a mask (so masks must be
+    threaded)."""
     dtype = model.dtype
     if not hasattr(model, "_plan"):  # a stack
         has, any_mask = False, False
         for layer in model.layers:
-            if getattr(layer, "return_state", False):
-                raise ConfigError(f"layer {layer.name!r} has return_state=True, which gives "
-                                  "several outputs; a Sequential model has one output per "
-                                  "layer, so use the graph API (nnlite.Model)")
             shape = layer.input_shape
             mask = layer.compute_mask(_probe(layer, shape, dtype),
                                       _arrives(shape) if has else None)
@@ -56,13 +77,23 @@ def plan(model) -> bool:
         else:
             mask = layer.compute_mask(_probe(layer, shapes[0], dtype),
                                       _arrives(shapes[0]) if has[parents[0]] else None)
-        has[i] = mask is not None
+        for j, m in _per_output(i, mask):
+            has[j] = m is not None
     return any(has)
+
+
+def _per_output(i, value):
+    """(node index, value) pairs of a plan entry: one, or one per output of a multi-output
+    call (whose node indices are a tuple, None for an output no model output needs)."""
+    if type(i) is not tuple:
+        return ((i, value),)
+    values = value if isinstance(value, (list, tuple)) else [value] * len(i)
+    return [(j, v) for j, v in zip(i, values) if j is not None]
 
 
 def _call(layer, x, mask, training, logits=False):
     kwargs = {"logits": True} if logits else {}
-    if layer.supports_masking:
+    if takes_mask(layer):
         kwargs["mask"] = mask
     return layer.forward(x, training, **kwargs)
 
@@ -99,8 +130,12 @@ def graph_run(model, x, training, logits, record):
             mask = [masks[p] for p in parents]
         else:
             inputs, mask = values[parents[0]], masks[parents[0]]
-        masks[i] = layer.compute_mask(inputs, mask)
-        values[i] = _call(layer, inputs, mask, training, i in heads)
+        out_mask = layer.compute_mask(inputs, mask)
+        out = _call(layer, inputs, mask, training, i in heads)
+        for j, m in _per_output(i, out_mask):
+            masks[j] = m
+        for j, v in _per_output(i, out):
+            values[j] = v
     if record is not None:
         record["values"] = values
     model._output_masks = [masks[i] for i in model._output_index]

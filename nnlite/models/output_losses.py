@@ -4,7 +4,29 @@
 """
 from __future__ import annotations
 
-__all__ = ["WeightedLosses"]
+__all__ = ["WeightedLosses", "LossTracker"]
+
+
+class LossTracker:
+    """The running mean of one output's loss L_k over the batches of an epoch (or evaluate),
+    weighted by batch size under ``reduction="mean"`` and summed under ``"sum"``; logged as
+    ``<output>_loss``."""
+
+    def __init__(self, name, mean=True):
+        self.name, self.mean = name, mean
+        self.reset()
+
+    def reset(self):
+        self.total, self.count = 0.0, 0
+
+    def add(self, value, size):
+        self.total += value * size if self.mean else value
+        self.count += size
+
+    def result(self):
+        if not self.count:
+            return float("nan")
+        return self.total / self.count if self.mean else self.total
 
 
 class WeightedLosses:
@@ -15,9 +37,15 @@ class WeightedLosses:
         self.reduction = losses[0].reduction
         self.from_logits = losses[0].from_logits
 
-    def forward_many(self, outs, ys):
-        return sum(w * loss._forward(o, y)
-                   for loss, w, o, y in zip(self.losses, self.weights, outs, ys))
+    def forward_many(self, outs, ys, trackers=()):
+        """Σ_k w_k L_k; each L_k is also added to ``trackers[k]`` when trackers are given."""
+        total = 0.0
+        for k, (loss, w, o, y) in enumerate(zip(self.losses, self.weights, outs, ys)):
+            value = loss._forward(o, y)
+            if trackers:
+                trackers[k].add(value, o.shape[0])
+            total += w * value
+        return total
 
     def backward_many(self):
         grads = []

@@ -34,12 +34,11 @@ class Sequential(BaseModel):
             self.add(layer)
 
     def add(self, layer: Layer) -> None:
-        """Append a layer (before the model is built)."""
+        """Append a layer.  On a built model the layers already there keep their weights (the
+        new one is built when the model next needs its weights), e.g. a new head after
+        ``pop()``; the optimizer's state starts afresh."""
         if not isinstance(layer, Layer):
             raise ConfigError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
-        if self.built:
-            raise ConfigError(f"Sequential.add: model {self.name!r} is already built; "
-                              "create a new model to change its layers")
         if any(layer is other for other in self.layers):
             raise ConfigError(f"Sequential.add: this {type(layer).__name__} is already in the "
                               "model (reusing a layer object would share its weights)")
@@ -48,6 +47,24 @@ class Sequential(BaseModel):
                               f"({type(layer).__name__} got {layer.input_shape})")
         self._assign_name(layer)
         self.layers.append(layer)
+        self.built = False
+        if self.loss is not None:
+            self._configure_head()
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer (Keras' ``pop``); the other layers keep their
+        weights, the optimizer's state starts afresh."""
+        if not self.layers:
+            raise ConfigError(f"Sequential.pop: model {self.name!r} has no layers")
+        layer = self.layers.pop()
+        was_built, self.built = self.built, False
+        if was_built and self.layers:
+            self.build()
+        elif not self.layers:
+            self._flat_params = self._flat_grads = None
+        if self.loss is not None and self.layers:
+            self._configure_head()
+        return layer
 
     def _assign_name(self, layer):
         taken = {l.name for l in self.layers}
@@ -83,9 +100,11 @@ class Sequential(BaseModel):
     def _build_layers(self, input_shape, rng):
         if not self.layers:
             raise ConfigError(f"model {self.name!r} has no layers")
+        masks.refuse_multi_output(self.layers)
         shape = input_shape
         for layer in self.layers:
-            layer.build(shape, rng, self.dtype)
+            if not (layer.built and layer.input_shape == shape):  # kept after pop/add
+                layer.build(shape, rng, self.dtype)
             shape = layer.output_shape
         self._masks = masks.plan(self)
 

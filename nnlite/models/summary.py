@@ -1,8 +1,12 @@
 """The text table printed by ``model.summary()``."""
 from __future__ import annotations
 
+from .weights import leaf_layers
+
 
 def _shape(shape):
+    if isinstance(shape, list):  # a layer with several inputs' shapes or several outputs
+        return ", ".join(_shape(s) for s in shape)
     return "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
 
 
@@ -19,8 +23,11 @@ def summary_text(model) -> str:
     out.append("=" * sum(widths))
     out.extend("".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:])
     out.append("=" * sum(widths))
-    trainable = sum(l.count_params() for l in model.layers if l.built)
-    non_trainable = sum(v.size for l in model.layers for v in getattr(l, "state", {}).values())
+    leaves = [l for l in leaf_layers(model.layers) if l.built]
+    trainable = sum(l.count_params() for l in leaves if l.trainable)
+    # frozen parameters and state arrays (e.g. moving statistics), as Keras counts them
+    non_trainable = sum(l.count_params() for l in leaves if not l.trainable) + \
+        sum(v.size for l in leaves for v in l.state.values())
     out.append(f"Total params: {trainable + non_trainable:,}")
     out.append(f"Trainable params: {trainable:,}")
     out.append(f"Non-trainable params: {non_trainable:,}")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputValueError, ShapeError
+from ..layers.base import assign_checked
 
 __all__ = ["leaf_layers", "limit_allocation", "pack_parameters", "weight_arrays",
-           "assign_weights"]
+           "assign_weights", "trainable_segments", "weight_lists"]
 
 
 def leaf_layers(layers):
@@ -50,6 +50,33 @@ def pack_parameters(layers, dtype):
     return flat_params, flat_grads
 
 
+def trainable_segments(layers):
+    """None when every parameter is trainable, else the (start, stop) ranges of the flat buffer
+    (``pack_parameters``' order) that hold the parameters of trainable layers — what the
+    optimizer updates (``Optimizer.step(..., segments)``)."""
+    segments, offset, frozen = [], 0, False
+    for layer in leaf_layers(layers):
+        size = sum(value.size for value in layer.params.values())
+        if layer.trainable:
+            if segments and segments[-1][1] == offset:
+                segments[-1] = (segments[-1][0], offset + size)
+            elif size:
+                segments.append((offset, offset + size))
+        elif size:
+            frozen = True
+        offset += size
+    return segments if frozen else None
+
+
+def weight_lists(layers):
+    """``(trainable, non_trainable)`` lists of the live arrays (views into the model's buffers):
+    parameters of trainable layers; parameters of frozen layers, then every state array."""
+    leaves = list(leaf_layers(layers))
+    trainable = [v for layer in leaves if layer.trainable for v in layer.params.values()]
+    frozen = [v for layer in leaves if not layer.trainable for v in layer.params.values()]
+    return trainable, frozen + [v for layer in leaves for v in layer.state.values()]
+
+
 def weight_arrays(layers):
     """``(layer name, key, array)`` for every parameter, then state, layer by layer."""
     for layer in leaf_layers(layers):
@@ -60,18 +87,4 @@ def weight_arrays(layers):
 def assign_weights(layers, weights) -> None:
     """Copy ``weights`` (in ``weight_arrays`` order) into the layers in place; every shape and
     value is checked first, so a mismatch changes nothing."""
-    targets = list(weight_arrays(layers))
-    weights = list(weights)
-    if len(weights) != len(targets):
-        raise ShapeError(f"set_weights: expected {len(targets)} arrays, got {len(weights)}")
-    arrays = []
-    for (lname, key, target), value in zip(targets, weights):
-        value = np.asarray(value)
-        if value.shape != target.shape:
-            raise ShapeError(f"set_weights: layer {lname!r} {key} expects shape "
-                             f"{target.shape}, got {value.shape}")
-        if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
-            raise InputValueError(f"set_weights: layer {lname!r} {key} must be finite numbers")
-        arrays.append(value)
-    for (_, _, target), value in zip(targets, arrays):
-        target[...] = value
+    assign_checked(list(weight_arrays(layers)), weights, "set_weights")

@@ -214,10 +214,28 @@ def loss_cases(loss, dtype):
 
     Scores go in as given where the loss takes scores (logits, regression); the probability
     forms get σ(s) or softmax([s, 0]) rounded to the dtype, and the reference is the documented
-    formula on the clipped probability (clip to [1e-7, 1 - 1e-7], as Keras)."""
-    task, logits = loss.task, loss.from_logits
+    formula on the clipped probability (clip to [1e-7, 1 - 1e-7], as Keras), whose gradient is
+    0 where the clip is active (the loss is flat there)."""
+    task, logits, kind = loss.task, loss.from_logits, type(loss).__name__
     for s in GRID_BY_DTYPE[dtype]:
-        if task == "pm1":
+        if kind == "Hinge":
+            for y in (1.0, -1.0, 0.0):  # 0 is the {0, 1} form of -1
+                ms, my = mpf(np.array(s, dtype)), mpf(y if y else -1.0)
+                margin = 1 - my * ms
+                yield (np.array([[s]], dtype), np.array([y]), max(margin, 0),
+                       [-my if margin > 0 else mp.mpf(0)])
+        elif kind in ("MeanAbsoluteError", "Huber"):
+            delta = getattr(loss, "delta", None)
+            for y in (0.0, 1.0):
+                e = mpf(np.array(s, dtype)) - mpf(y)
+                if delta is None:
+                    yield np.array([[s]], dtype), np.array([y]), abs(e), [mp.sign(e)]
+                elif abs(e) <= delta:
+                    yield np.array([[s]], dtype), np.array([y]), e * e / 2, [e]
+                else:
+                    yield (np.array([[s]], dtype), np.array([y]), delta * (abs(e) - delta / 2),
+                           [delta * mp.sign(e)])
+        elif task == "pm1":
             for y in (1.0, -1.0):
                 ms, my = mpf(np.array(s, dtype)), mpf(y)
                 yield (np.array([[s]], dtype), np.array([y]),
@@ -230,11 +248,12 @@ def loss_cases(loss, dtype):
                        [sig(ms) * (1 - my) - sig(-ms) * my])
         elif task == "binary":
             p = np.array([[float(sig(mpf(np.array(s, dtype))))]], dtype)
-            pc = mpf(np.clip(p, 1e-7, 1 - 1e-7)[0, 0])
+            clipped = np.clip(p, 1e-7, 1 - 1e-7)
+            pc, inside = mpf(clipped[0, 0]), bool(clipped[0, 0] == p[0, 0])
             for y in (0.0, 1.0):
                 my = mpf(y)
                 yield (p, np.array([y]), -(my * mp.log(pc) + (1 - my) * mp.log(1 - pc)),
-                       [(pc - my) / (pc * (1 - pc))])
+                       [(pc - my) / (pc * (1 - pc)) if inside else mp.mpf(0)])
         elif task in ("categorical", "sparse"):
             for c in (0, 1):
                 target = np.eye(2)[c:c + 1] if task == "categorical" else np.array([c])
@@ -252,9 +271,10 @@ def loss_cases(loss, dtype):
                 else:
                     ms = mpf(np.array(s, dtype))
                     p = np.array([[float(sig(ms)), float(sig(-ms))]], dtype)
-                    pc = [mpf(v) for v in np.clip(p, 1e-7, 1.0)[0]]
+                    clipped = np.clip(p, 1e-7, 1 - 1e-7)
+                    pc = [mpf(v) for v in clipped[0]]
                     grad = [mp.mpf(0), mp.mpf(0)]
-                    grad[c] = -1 / pc[c]
+                    grad[c] = -1 / pc[c] if clipped[0, c] == p[0, c] else mp.mpf(0)
                     yield p, target, -mp.log(pc[c]), grad
         elif task == "regression":
             for y in (0.0, 1.0):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputValueError, LabelError, ShapeError
+from ..errors import InputValueError, LabelError, ShapeError
 
 __all__ = ["check_sample_weight", "float_targets", "match_shape"]
 

@@ -1,11 +1,15 @@
 """Numerically stable pieces of the cross-entropies: finite for every finite logit, and without
 the cancellations of the textbook forms (log(1 + e^-37) is e^-37, not 0).
+
+Every function works on logits of shape (..., classes) with any leading axes (a batch, or a
+batch of sequences).
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softplus_minus", "softmax_parts", "categorical_rows", "sparse_rows", "row_sums"]
+__all__ = ["softplus_minus", "softmax_parts", "categorical_rows", "sparse_rows", "label_index",
+           "row_sums"]
 
 
 def softplus_minus(s, y):
@@ -38,15 +42,24 @@ def softmax_parts(s):
 
 
 def categorical_rows(parts, y):
-    """Per-row Σ_k y_k (log1p(rest) - shifted_k) = -Σ_k y_k log p_k."""
+    """Per-row Σ_k y_k (log1p(rest) - shifted_k) = -Σ_k y_k log p_k, shape (...)."""
     _, shifted, _, rest = parts
     return np.log1p(rest[..., 0]) * np.sum(y, axis=-1) - np.sum(y * shifted, axis=-1)
 
 
+def label_index(y, classes):
+    """Flat indices of the label entries: row r's label y_r sits at r·classes + y_r of the
+    flattened (..., classes) array."""
+    flat = np.arange(0, y.size * classes, classes)
+    flat += y.reshape(-1)
+    return flat
+
+
 def sparse_rows(parts, y):
-    """Per-row -log p_y = log1p(rest) - shifted_y."""
+    """Per-row -log p_y = log1p(rest) - shifted_y, shape ``y.shape``."""
     _, shifted, _, rest = parts
-    return np.log1p(rest[:, 0]) - shifted[np.arange(shifted.shape[0]), y]
+    picked = np.take(shifted, label_index(y, shifted.shape[-1])).reshape(y.shape)
+    return np.log1p(rest[..., 0]) - picked
 
 
 def row_sums(a):
