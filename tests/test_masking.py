@@ -213,3 +213,25 @@ def test_default_compute_mask_rule():
     other[0, 3] = False
     np.testing.assert_array_equal(add.compute_mask([None, None], [mask, other]), other)
     assert add.compute_mask([None, None], [None, None]) is None
+
+
+def test_masks_reach_attention_layers_and_recurrent_layers_alike():
+    # Embedding(mask_zero) → TransformerEncoder (its padding mask) → LSTM (carried state): the
+    # padded row gives exactly the result of the row without its padding
+    from nnlite.layers import TransformerEncoder
+
+    ids = np.array([[5, 3, 8, 2, 9, 4], [7, 1, 4, 0, 0, 0]])
+
+    def build(steps):
+        model = nnlite.Sequential([Embedding(10, 8, mask_zero=True, input_shape=(steps,)),
+                                   TransformerEncoder(16, 2), LSTM(4)], seed=0,
+                                  dtype="float64")
+        model.build()
+        return model
+
+    padded = build(6)
+    short = build(3)
+    short.set_weights(padded.get_weights())
+    assert padded._masks
+    np.testing.assert_allclose(padded.predict(ids)[1], short.predict(ids[1:2, :3])[0],
+                               rtol=1e-12, atol=1e-14)
