@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent / "examples"))
 sys.path.insert(0, str(HERE))
 
 import char_lm  # noqa: E402
-from rnn import CLIP, LR, fit_order, torch_twin  # noqa: E402
+from rnn import LR, fit_order, torch_steps, torch_twin  # noqa: E402
 
 
 def torch_bpc(torch, modules, x, y, vocab, batch=512):
@@ -53,7 +53,6 @@ def run_torch(torch, model_init, data, steps, every, vocab_size, seed, probe_win
     modules = torch_twin(torch, model_init)
     params = [p for m in modules for p in m.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=LR)
-    from rnn import torch_steps
 
     xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
     xvt, yvt = torch.from_numpy(xv.astype(np.int64)), torch.from_numpy(yv.astype(np.int64))
