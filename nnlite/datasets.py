@@ -17,11 +17,13 @@ import numpy as np
 from ._files import atomic_write
 from ._idx import read_idx, read_mnist_pair
 from .datasets_graph import GraphData, adjacency_from_edges, load_karate_club, load_planetoid
+from .datasets_text import *  # noqa: F401,F403 (stdlib text corpus, MNIST as row sequences)
+from .datasets_text import __all__ as _SEQUENCE_DATA
 from .errors import ConfigError, FormatError, LabelError
 
 __all__ = ["read_idx", "load_builtin_mnist", "load_mnist", "MNIST_URL", "MNIST_MD5", "xor",
            "make_moons", "make_circles", "make_spirals", "to_pm1", "one_hot", "GraphData",
-           "load_karate_club", "load_planetoid", "adjacency_from_edges"]
+           "load_karate_club", "load_planetoid", "adjacency_from_edges", *_SEQUENCE_DATA]
 
 # Public mirror used by torchvision (yann.lecun.com now often refuses downloads).
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"

@@ -248,6 +248,11 @@ EXPORTERS = {
 }
 
 
+from .export_recurrent import EXPORTERS as _SEQUENCE_EXPORTERS  # noqa: E402 (uses the helpers)
+
+EXPORTERS.update(_SEQUENCE_EXPORTERS)
+
+
 def export_layer(layer, ctx):
     """The torch module for one built layer (via ``EXPORTERS``)."""
     make = EXPORTERS.get(type(layer).__name__)

@@ -2,7 +2,9 @@
 
     >>> proto = to_onnx(model, "model.onnx")               # doctest: +SKIP
     >>> import onnxruntime as ort                           # doctest: +SKIP
-    >>> ort.InferenceSession("model.onnx").run(None, {"input": x})   # == [model.predict(x)]
+    >>> ort.InferenceSession("model.onnx").run(None, {"input": x})   # doctest: +SKIP
+
+(the session returns ``[model.predict(x)]``).
 
 The ONNX graph computes ``predict`` (inference mode: Dropout is the identity, BatchNormalization
 uses its moving statistics, the last activation is applied) with copies of the weights, in the

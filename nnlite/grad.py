@@ -114,7 +114,8 @@ def _seed(model, output, unit, weights):
 class Preserved:
     """``with Preserved(model):`` snapshots what a training-mode pass that is not a training
     step may change, and restores it afterwards: the flat gradient buffer, the training loss's cache, the model's and the layers' random generators
-    (Dropout masks) and the layers' state arrays (e.g. batch-norm running statistics)."""
+    (Dropout masks), the layers' state arrays (e.g. batch-norm running statistics) and the
+    carried states of stateful recurrent layers."""
 
     def __init__(self, model):
         self.model = model
@@ -129,6 +130,8 @@ class Preserved:
                      [m.rng] + [v for leaf in leaves for v in vars(leaf).values()
                                 if isinstance(v, np.random.Generator)]]
         self.states = [(leaf, key, a.copy()) for leaf in leaves for key, a in leaf.state.items()]
+        # the carried states of stateful recurrent layers (replaced, never written in place)
+        self.carried = [(leaf, leaf._states) for leaf in leaves if hasattr(leaf, "_states")]
         return self
 
     def __exit__(self, *exc):
@@ -141,6 +144,8 @@ class Preserved:
             generator.bit_generator.state = state
         for leaf, key, saved in self.states:
             leaf.state[key][...] = saved
+        for leaf, carried in self.carried:
+            leaf._states = carried
         return False
 
 
@@ -175,10 +180,15 @@ def _sweep_unpreserved(model, x, seed, logits):
     else:  # a stack: node 0 is the input, node i+1 the output of layer i
         layers = model.layers
         values = [x]
-        for i, layer in enumerate(layers):
-            last = i == len(layers) - 1
-            values.append(layer.forward(values[-1], True, logits=True) if last and logits
-                          else layer.forward(values[-1], True))
+        if getattr(model, "_masks", False):  # some layer creates a mask: thread it
+            from .models.masks import stack_forward
+            values = []
+            stack_forward(model, x, True, logits, values)
+        else:
+            for i, layer in enumerate(layers):
+                last = i == len(layers) - 1
+                values.append(layer.forward(values[-1], True, logits=True) if last and logits
+                              else layer.forward(values[-1], True))
         grads = [None] * len(values)
         g = seed(values[-1])
         for i in range(len(layers) - 1, -1, -1):

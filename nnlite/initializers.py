@@ -11,6 +11,9 @@ Fans are passed in by the layer because only the layer knows them (a conv kernel
     he_uniform       U(-a, a),  a = sqrt(6 / fan_in)                  (He et al. 2015)
     he_normal        N(0, 2 / fan_in)
     lecun_normal     N(0, 1 / fan_in)
+    uniform          U(-0.05, 0.05)                                   (Keras' "uniform")
+    orthogonal       Q of the QR decomposition of a standard normal matrix, signs fixed by
+                     diag(R) (Saxe et al. 2014; Keras' rule): rows (or columns) orthonormal
 """
 from __future__ import annotations
 
@@ -57,8 +60,26 @@ def lecun_normal(shape, fan_in, fan_out, rng, dtype):
     return _normal(np.sqrt(1.0 / fan_in), shape, rng, dtype)
 
 
+def uniform(shape, fan_in, fan_out, rng, dtype):
+    return _uniform(0.05, shape, rng, dtype)
+
+
+def orthogonal(shape, fan_in, fan_out, rng, dtype):
+    """Orthonormal rows or columns: the weight flattened to (∏ shape[:-1], shape[-1]) is Q of
+    a QR decomposition (of the transpose when it is wide), Q·sign(diag R) so the draw is
+    uniform over orthogonal matrices.  A recurrent kernel (H, 4H) gets orthonormal rows."""
+    rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    cols = int(shape[-1]) if shape else 1
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return q.reshape(shape).astype(dtype, copy=False)
+
+
 _TABLE = {f.__name__: f for f in (zeros, ones, glorot_uniform, glorot_normal, he_uniform,
-                                  he_normal, lecun_normal)}
+                                  he_normal, lecun_normal, uniform, orthogonal)}
 _ALIASES = {"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
             "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal"}
 

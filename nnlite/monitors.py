@@ -207,6 +207,10 @@ class _ProbeCallback(Callback):
             if self._fit_history is not None:
                 self._fit_history.history.setdefault(full, []).append(value)
             layer, _, what = key.rpartition("/")
+            if isinstance(value, list):  # one value per time step (time_steps=True)
+                self.rows.extend({**when, "layer": layer or None, "quantity": what,
+                                  "time": t, "value": v} for t, v in enumerate(value))
+                continue
             self.rows.append({**when, "layer": layer or None, "quantity": what,
                               "value": value})
         self._after_record(values)
@@ -231,7 +235,9 @@ class GradientMonitor(_ProbeCallback):
     (also kept in ``monitor.history``; ``monitor.table()`` gives tidy rows).  The ratio
     ``||dL/dθ_first|| / ||dL/dθ_last||`` goes to ``"grad_norm/ratio"``; the first time it is below
     ``threshold`` (vanishing) or above ``explode_threshold`` (exploding), a ``GradientWarning``
-    is issued (once per fit).
+    is issued (once per fit).  ``time_steps=True`` also records, for every recurrent layer,
+    ‖∂L/∂h_t‖ per time step as a list under ``grad_norm/<layer>/state_grad`` (table rows get a
+    ``"time"`` key; see ``nnlite.monitors_time``).
 
     >>> monitor = GradientMonitor(every="epoch")
     >>> # model.fit(x, y, epochs=5, callbacks=[monitor]); monitor.table()[:2]
@@ -239,8 +245,10 @@ class GradientMonitor(_ProbeCallback):
 
     _name = "grad_norm"
 
-    def __init__(self, every="epoch", threshold=1e-3, probe=None, explode_threshold=1e3):
+    def __init__(self, every="epoch", threshold=1e-3, probe=None, explode_threshold=1e3,
+                 time_steps=False):
         super().__init__(every, probe)
+        self.time_steps = bool(time_steps)
         for name, value in (("threshold", threshold), ("explode_threshold", explode_threshold)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"GradientMonitor: {name} must be a positive number, "
@@ -259,6 +267,10 @@ class GradientMonitor(_ProbeCallback):
     def _measure(self, x, y):
         norms = layer_gradient_norms(self.model, x, y, release=False)
         norms["ratio"] = first_to_last_ratio(norms)
+        if self.time_steps:
+            from .monitors_time import time_step_gradient_norms
+            for name, per_step in time_step_gradient_norms(self.model, x, y, False).items():
+                norms[f"{name}/state_grad"] = per_step.tolist()
         return norms
 
     def _after_record(self, values):
@@ -323,15 +335,23 @@ class ActivationMonitor(_ProbeCallback):
     ``ActivationMonitor(every="epoch", probe=None)``: appends
     ``history.history["activation/<layer>/dead_relu"]`` and ``["activation/<layer>/saturated"]``
     (see ``activation_stats`` for the definitions), also in ``monitor.history`` / ``table()``.
+    ``time_steps=True`` adds per-step lists for the recurrent layers, ``<layer>/state_norm``
+    and ``<layer>/saturated`` (``nnlite.monitors_time.time_step_activation_stats``).
     """
 
     _name = "activation"
 
-    def __init__(self, every="epoch", probe=None):
+    def __init__(self, every="epoch", probe=None, time_steps=False):
         super().__init__(every, probe)
+        self.time_steps = bool(time_steps)
 
     def _measure(self, x, y):
-        return activation_stats(self.model, x, release=False)
+        stats = activation_stats(self.model, x, release=False)
+        if self.time_steps:
+            from .monitors_time import time_step_activation_stats
+            stats.update((k, v.tolist()) for k, v in
+                         time_step_activation_stats(self.model, x, False).items())
+        return stats
 
 
 def plot_gradient_norms(history_or_monitor, ax=None):

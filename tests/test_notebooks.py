@@ -40,6 +40,7 @@ NOTEBOOKS = [
     "04_computational_graphs",
     "05_gradient_vanishing",
     "06_mnist_end_to_end",
+    "07_recurrent_networks",
     "08_attention_and_graphs",
 ]
 CELL_TIMEOUT_S = 240       # a hang guard, not a speed requirement

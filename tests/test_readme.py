@@ -34,6 +34,10 @@ def test_readme_python_blocks_run(capsys):
     assert namespace["saliency"].shape == (8, 784)
     assert namespace["history"].history["val_accuracy"][-1] > 0.85
     assert namespace["scores"].mean() > 0.7
+    assert namespace["row_accuracy"] > 0.8                      # the sequence section
+    assert namespace["tagger"]._masks and 0.0 <= namespace["tag_accuracy"] <= 1.0
+    assert [v.shape for v in namespace["encoder"].predict(namespace["xs_test"][:2])] == \
+        [(2, 28, 32), (2, 32), (2, 32)]
     club, communities = namespace["club"], namespace["communities"]
     assert (communities == club.labels).sum() >= 32          # 30 of the 32 unlabelled, and 0, 33
     assert namespace["attention"].output_shape == [(5, 8), (2, 5, 7)]

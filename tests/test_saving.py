@@ -32,8 +32,16 @@ FACTORIES = {
     "TransformerEncoder": lambda: REGISTRY["TransformerEncoder"](8, 2, dropout=0.1),
     "TransformerDecoder": lambda: REGISTRY["TransformerDecoder"](8, 2, normalize_first=True),
     "PatchEmbedding": lambda: REGISTRY["PatchEmbedding"](3, 4),
+    "SimpleRNN": lambda: REGISTRY["SimpleRNN"](3, return_sequences=True),
+    "LSTM": lambda: REGISTRY["LSTM"](3, go_backwards=True, dropout=0.2),
+    "GRU": lambda: REGISTRY["GRU"](3, reset_after=False, recurrent_dropout=0.2),
+    "Bidirectional": lambda: REGISTRY["Bidirectional"](REGISTRY["GRU"](2), merge_mode="sum"),
+    "TimeDistributed": lambda: REGISTRY["TimeDistributed"](Dense(3)),
+    "Conv1D": lambda: REGISTRY["Conv1D"](2, 3, padding="causal"),
+    "Embedding": lambda: REGISTRY["Embedding"](6, 3),
 }
 SHAPES = [(5,), (2, 6, 6), (6, 4)]
+INTEGER_INPUTS = {"Embedding": 6}       # token ids in 0..5
 # layers whose models need inputs this generic test cannot make (sequences with attention
 # masks, a sparse adjacency): tests/test_attention_models.py round-trips them the same way
 ROUND_TRIPPED_ELSEWHERE = {"MultiHeadAttention", "GCNConv", "SAGEConv"}
@@ -78,6 +86,8 @@ def test_every_registered_layer_round_trips(tmp_path, name):
     model, shape = _single_layer_model(name)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((12, *shape)), rng.standard_normal((12, 2))
+    if name in INTEGER_INPUTS:
+        x = rng.integers(0, INTEGER_INPUTS[name], (12, *shape)).astype(np.float64)
     check_round_trip(tmp_path, model, x, y)
 
 

@@ -307,10 +307,12 @@ def test_shape_inferred_at_first_fit_and_layer_named_in_later_errors():
         model.predict(np.ones((2, 6)))
 
 
-def test_three_d_input_to_dense_is_refused_before_anything_happens():
+def test_three_d_input_with_mismatched_targets_is_refused_before_anything_happens():
+    # Dense maps the last axis of a 3-D input (as Keras), so the outputs are (4, 2, 1)
     model = nnlite.Sequential([Dense(3), Dense(1)], seed=0)
     model.compile(loss="mse", optimizer="sgd")
-    with pytest.raises(ShapeError, match=r"expects 2-D inputs .* got input shape \(batch, 2, 2\)"):
+    with pytest.raises(ShapeError, match=r"targets of shape \(4, 2, 1\) like the outputs, got "
+                                         r"\(4,\)"):
         model.fit(np.ones((4, 2, 2)), np.ones(4), verbose=0)
     assert not model.built
 

@@ -1,22 +1,31 @@
-"""Layers: ``Dense``, the activation layers, convolutions, attention and Transformer blocks,
-graph convolutions, and the ``Layer`` base class."""
+"""Layers: ``Dense``, the activation layers, convolutions, recurrent layers, attention and
+Transformer blocks, graph convolutions, and the ``Layer`` base class."""
 from .activations import (ELU, GELU, Activation, HardSigmoid, Identity, LeakyReLU, ReLU, Sigmoid,
                           SiLU, Softmax, Softplus, Softsign, Swish, Tanh)
 from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
+from .conv1d import Conv1D
 from .dense import Dense
+from .embedding import Embedding
 from .graph_conv import GCNConv, SAGEConv
+from .gru import GRU
+from .lstm import LSTM
+from .masking import Masking
 from .merge import Add, Concatenate, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .patches import ClassToken, PatchEmbedding, SelectToken
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       MaxPool2D, MaxPooling2D)
+from .pooling1d import (GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
+                        GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
 from .position import PositionEmbedding, SinePositionEncoding
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
+from .simple_rnn import SimpleRNN
 from .transformer import TransformerDecoder, TransformerEncoder
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
            "Softmax", "Identity", "Add", "Subtract", "Multiply", "Concatenate", "Residual",
@@ -25,7 +34,10 @@ __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
            "LayerNormalization", "MultiHeadAttention", "PositionEmbedding",
            "SinePositionEncoding", "TransformerEncoder", "TransformerDecoder", "PatchEmbedding",
-           "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "REGISTRY", "layer_from_spec"]
+           "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "SimpleRNN", "LSTM", "GRU",
+           "Embedding", "Masking", "Bidirectional", "TimeDistributed", "Conv1D", "MaxPooling1D",
+           "MaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
+           "GlobalMaxPool1D", "REGISTRY", "layer_from_spec"]
 
 #: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
 REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
@@ -37,6 +49,9 @@ REGISTRY.update({cls.__name__: cls for cls in (
 REGISTRY.update({cls.__name__: cls for cls in (
     MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
     TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv)})
+REGISTRY.update({cls.__name__: cls for cls in (
+    SimpleRNN, LSTM, GRU, Embedding, Masking, Bidirectional, TimeDistributed, Conv1D,
+    MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)})
 
 
 def __getattr__(name):

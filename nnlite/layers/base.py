@@ -15,6 +15,10 @@ Contract (see DESIGN.md):
   (and their optimizer state) alone, ``summary`` counts them as non-trainable, and a frozen
   BatchNormalization runs in inference mode.  Setting it on a container (Residual, ...) sets it
   on every layer inside.
+* Masks (sequences): a mask is a boolean ``(batch, time)`` array, True = a real step.  A layer
+  with ``supports_masking = True`` takes ``forward(x, training=False, mask=None)`` (a list of
+  masks for a multi-input layer); ``compute_mask(inputs, mask)`` gives the mask of its output.
+  The models thread masks from layer to layer (see ``nnlite.models.masks``).
 """
 from __future__ import annotations
 
@@ -184,16 +188,25 @@ class Layer:
     supports_masking = False
 
     def compute_mask(self, inputs, mask=None):
-        """The mask of this layer's output for ``inputs`` carrying ``mask``.  Default: the mask
-        passes unchanged when the output keeps the (batch, time) leading axes, else None.
-        Layers that create masks or drop the time axis override it."""
-        if mask is None or isinstance(mask, (list, tuple)):
+        """The mask of this layer's output for ``inputs`` carrying ``mask`` (both as given to
+        ``forward``; a list for a multi-input layer).  Default: the mask passes unchanged when
+        the output keeps the (batch, time) leading axes — rank ≥ 2 and a first axis as long as
+        the mask — and is dropped (None) otherwise; the masks of a multi-input layer's inputs
+        are combined with AND.  Layers that create masks (``Masking``,
+        ``Embedding(mask_zero=True)``) or drop the time axis override it."""
+        if mask is None:
             return None
         out = self.output_shape
-        if out is None or isinstance(out, list) or len(out) < 2 \
-                or np.ndim(mask) != 2 or out[0] != np.shape(mask)[1]:
+        if out is None or isinstance(out, list) or len(out) < 2:
             return None
-        return mask
+        masks = [m for m in mask if m is not None] if isinstance(mask, (list, tuple)) \
+            else [mask]
+        if not masks or any(np.ndim(m) != 2 or np.shape(m)[1] != out[0] for m in masks):
+            return None
+        combined = masks[0]
+        for m in masks[1:]:
+            combined = combined & m
+        return combined
 
     def __call__(self, inputs):
         """Symbolic call for the graph API: ``h = Dense(8)(x)`` on a node from ``nnlite.Input``

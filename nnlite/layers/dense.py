@@ -5,6 +5,10 @@
 
     dL/dz = dL/dy ⊙ f'(·)            (from y or z, whichever the activation needs)
     dL/dW = xᵀ dL/dz,  dL/db = Σ_batch dL/dz,  dL/dx = dL/dz Wᵀ
+
+On inputs with more axes, (batch, ..., in) → (batch, ..., units), the same map is applied to the
+last axis (as Keras; e.g. every step of a sequence): the leading axes are flattened into rows,
+so it is still one matmul.
 """
 from __future__ import annotations
 
@@ -47,11 +51,10 @@ class Dense(Layer):
         self._logits = False
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 1:
-            raise ShapeError(f"Dense {self.name!r}: expects 2-D inputs (batch, features), got "
-                             f"input shape (batch, {', '.join(map(str, input_shape))}); "
-                             "add a Flatten layer first")
-        return (self.units,)
+        if len(input_shape) < 1:
+            raise ShapeError(f"Dense {self.name!r}: expects inputs (batch, ..., features), got "
+                             f"input shape (batch, {', '.join(map(str, input_shape))})")
+        return tuple(input_shape[:-1]) + (self.units,)
 
     def build(self, input_shape, rng, dtype):
         super().build(input_shape, rng, dtype)
@@ -63,6 +66,9 @@ class Dense(Layer):
 
     def forward(self, x, training=False, logits=False):
         """``logits=True`` skips the activation (the model fuses it into the loss)."""
+        if x.ndim != 2:  # (batch, ..., in): the last axis, as rows of one matmul
+            y = self.forward(x.reshape(-1, x.shape[-1]), training, logits)
+            return y.reshape(x.shape[:-1] + (self.units,))
         kernel = self.params["kernel"]
         shape = (x.shape[0], self.units)
         z = np.matmul(x, kernel, out=self._buffer("z", shape) if training else None)
@@ -75,6 +81,9 @@ class Dense(Layer):
         return y
 
     def backward(self, dy, input_grad=True):
+        if dy.ndim != 2:  # the rows of an input with more axes (see forward)
+            dx = self.backward(dy.reshape(-1, self.units), input_grad)
+            return None if dx is None else dx.reshape(dy.shape[:-1] + (dx.shape[-1],))
         dz = activation_grad(self.activation, dy, self._saved, self._logits,
                              lambda: self._buffer("dz", dy.shape))
         np.matmul(self._x.T, dz, out=self.grads["kernel"])

@@ -11,9 +11,10 @@ import numpy as np
 
 from .. import losses, optimizers
 from ..errors import ConfigError, DTypeError, InputValueError, ShapeError
+from .sequence_head import prepare_targets
 
 __all__ = ["chunk_size", "check_array", "check_adjacency", "check_targets", "check_callbacks",
-           "check_compile_order", "check_verbose", "warn_ignored_from_logits"]
+           "check_compile_order", "check_verbose", "warn_ignored_from_logits", "check_token_ids"]
 
 _PREDICT_CHUNK = 4096
 
@@ -72,6 +73,15 @@ def check_array(x, what, expected, dtype, first_layer=None, model_name=None):
     return x
 
 
+def check_token_ids(layers, x) -> None:
+    """Let the layers reading ``x`` that take token ids (``Embedding.token_ids``) reject ids
+    that are not valid tokens, before anything changes."""
+    for layer in layers:
+        check = getattr(layer, "token_ids", None)
+        if check is not None:
+            check(x)
+
+
 def _is_sparse(x) -> bool:
     return not isinstance(x, np.ndarray) and hasattr(x, "tocsr") and hasattr(x, "nnz")
 
@@ -123,7 +133,7 @@ def check_targets(model, x, y):
         raise ShapeError(f"x and y must have the same length, got x {x.shape[0]} and "
                          f"y {y_arr.shape[0] if y_arr.ndim else 'a scalar'}")
     out_shape = (x.shape[0],) + tuple(model.output_shape_for(x.shape[1:]))
-    y_arr = model.loss.prepare_targets(y_arr, out_shape, model.dtype)
+    y_arr = prepare_targets(model.loss, y_arr, out_shape, model.dtype)
     return np.ascontiguousarray(y_arr)
 
 

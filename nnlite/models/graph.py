@@ -32,10 +32,13 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
-from .checks import check_adjacency, check_compile_order, check_verbose, chunk_size
+from .checks import (check_adjacency, check_compile_order, check_token_ids, check_verbose,
+                     chunk_size)
 from .graph_build import (Input, Node, assign_names, check_graph, execution_plan, graph_config,
                           graph_from_config, topological_order)
+from .masks import graph_run, plan
 from .output_losses import LossTracker, WeightedLosses
+from .sequence_head import prepare_targets, wrap_sequence_head
 
 __all__ = ["Model", "Input", "Node"]
 
@@ -46,6 +49,8 @@ class Model(BaseModel):
 
     Errors at construction (``GraphError``): a cycle, an output depending on an input not in
     ``inputs``, an input no output depends on, a layer used at two nodes, repeated names."""
+
+    _masks = False  # True when a layer creates a mask (decided at build, see models.masks)
 
     def __init__(self, inputs, outputs, name=None, seed=None, dtype="float32"):
         super().__init__(name=name, seed=seed, dtype=dtype)
@@ -99,6 +104,7 @@ class Model(BaseModel):
         for i, layer, parents in self._plan:
             shapes = [self.nodes[p].shape for p in parents]
             layer.build(shapes if layer.multi_input else shapes[0], rng, self.dtype)
+        self._masks = plan(self)
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="adam", loss=None, metrics=None, loss_weights=None):
@@ -164,6 +170,7 @@ class Model(BaseModel):
                 threshold = 0.0 if self.loss.from_logits else 0.5
                 self._metrics = [metrics_mod.get(m, self.loss.task, threshold)
                                  for m in self._metric_specs]
+            wrap_sequence_head(self)
             return
         losses = self.loss if isinstance(self.loss, list) else [self.loss] * len(self.outputs)
         fused, train, metrics = [], [], []
@@ -182,11 +189,14 @@ class Model(BaseModel):
         self._train_loss = WeightedLosses(train, self._loss_weights)
         self._metrics = [m for _, m in metrics]
         self._metric_outputs = [k for k, _ in metrics]
+        wrap_sequence_head(self)
 
     # ------------------------------------------------------------------ checking
     def _check_x(self, x, what="x"):
         if not self._multi_in:
-            return super()._check_x(x, what)
+            out = super()._check_x(x, what)
+            check_token_ids(self._readers(self.inputs[0]), out)
+            return out
         xs = self._as_list(x, self.inputs, what)
         out = [check_adjacency(v, f"{what}[{k}] (input {n.name!r})", n.shape[0], self.dtype)
                if n.sparse else self._check_array(v, f"{what}[{k}] (input {n.name!r})", n.shape)
@@ -195,7 +205,12 @@ class Model(BaseModel):
         if len(lengths) != 1:
             raise ShapeError(f"{what}: all inputs need the same batch length, got "
                              f"{[v.shape[0] for v in out]}")
+        for v, node in zip(out, self.inputs):
+            check_token_ids(self._readers(node), v)
         return out
+
+    def _readers(self, node):
+        return [n.layer for n in self.nodes if any(p is node for p in n.parents)]
 
     def _check_xy(self, x, y):
         if not self._multi_in and not self._multi_out:
@@ -213,7 +228,7 @@ class Model(BaseModel):
             if arr.ndim == 0 or arr.shape[0] != n:
                 raise ShapeError(f"y for output {node.label!r} must have {n} rows like x, got "
                                  f"shape {arr.shape}")
-            arr = loss.prepare_targets(arr, (n,) + node.shape, self.dtype)
+            arr = prepare_targets(loss, arr, (n,) + node.shape, self.dtype)
             out.append(np.ascontiguousarray(arr))
         return x, (out if self._multi_out else out[0])
 
@@ -239,6 +254,8 @@ class Model(BaseModel):
     def _run(self, x, training, logits, record):
         """Values of every node, in topological order; returns the output(s).  ``logits`` is a
         bool (one output) or a tuple of bools (per output) asking fused heads for logits."""
+        if self._masks:
+            return graph_run(self, x, training, logits, record)
         values = [None] * len(self.nodes)
         xs = x if self._multi_in else (x,)
         for i, v in zip(self._input_index, xs):

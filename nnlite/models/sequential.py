@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..layers.base import Layer
+from . import masks
 from .base import BaseModel, limit_allocation
+from .checks import check_token_ids
+from .sequence_head import wrap_sequence_head
 
 __all__ = ["Sequential"]
 
@@ -21,6 +24,8 @@ class Sequential(BaseModel):
     ``seed`` fixes the weights (and, unless ``fit(seed=...)`` is given, the batch order);
     ``dtype`` is ``"float32"`` (default, fast) or ``"float64"`` (teaching, gradient checks).
     """
+
+    _masks = False  # True when a layer creates a mask (decided at build, see models.masks)
 
     def __init__(self, layers=None, name=None, seed=None, dtype="float32"):
         super().__init__(name=name, seed=seed, dtype=dtype)
@@ -95,13 +100,26 @@ class Sequential(BaseModel):
     def _build_layers(self, input_shape, rng):
         if not self.layers:
             raise ConfigError(f"model {self.name!r} has no layers")
+        masks.refuse_multi_output(self.layers)
         shape = input_shape
         for layer in self.layers:
             if not (layer.built and layer.input_shape == shape):  # kept after pop/add
                 layer.build(shape, rng, self.dtype)
             shape = layer.output_shape
+        self._masks = masks.plan(self)
+
+    def _configure_head(self):
+        super()._configure_head()
+        wrap_sequence_head(self)
+
+    def _check_x(self, x, what="x"):
+        x = super()._check_x(x, what)
+        check_token_ids(self.layers[:1], x)
+        return x
 
     def _forward(self, x, training, logits):
+        if self._masks:
+            return masks.stack_forward(self, x, training, logits)
         layers = self.layers
         last = len(layers) - 1
         for i in range(last):  # no slice: nothing allocated per step

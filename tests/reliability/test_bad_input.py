@@ -19,7 +19,7 @@ import pytest
 
 import nnlite
 from nnlite import errors, losses, optimizers
-from nnlite.layers import Dense, Dropout, LeakyReLU, ELU
+from nnlite.layers import Conv2D, Dense, Dropout, LeakyReLU, ELU
 
 from .helpers import blobs, fingerprint
 
@@ -357,11 +357,12 @@ def test_bad_hyper_parameters(case, make, exc, fragments):
 
 
 def test_layer_build_with_incompatible_shape_is_undone():
-    """A Dense after a 2-D output needs a Flatten: the build fails naming the layer, and the
-    model stays unbuilt with its RNG untouched (so a corrected build gives the same weights)."""
-    model = nnlite.Sequential([Dense(3, input_shape=(2, 2)), Dense(1)], seed=0)
+    """A Conv2D after a vector output needs a Reshape: the build fails naming the layer, and the
+    model stays unbuilt with its RNG untouched (so a corrected build gives the same weights).
+    (Dense itself accepts inputs of any rank, mapping the last axis, as Keras.)"""
+    model = nnlite.Sequential([Dense(3, input_shape=(4,)), Conv2D(2, 3)], seed=0)
     before = fingerprint(model)
-    with pytest.raises(errors.ShapeError, match="Flatten"):
+    with pytest.raises(errors.ShapeError, match="Reshape"):
         model.build()
     assert fingerprint(model) == before and not model.built
 
