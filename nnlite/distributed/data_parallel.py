@@ -74,8 +74,8 @@ class DataParallel:
     >>> history = dp.fit(x, y, epochs=5, batch_size=32)   # doctest: +SKIP
 
     ``fit`` and ``evaluate`` take the model's arguments and the *whole* data on every rank;
-    ``batch_size`` is per rank (32 rows per rank: 32·N per step) (PyTorch's and Horovod's convention).  After every backward pass
-    the flat gradient buffer is summed over the ranks with one Allreduce and divided by N, so
+    ``batch_size`` is per rank (PyTorch's and Horovod's convention: 32 gives 32·N rows a step).
+    After every backward pass the flat gradient buffer is summed over the ranks with one Allreduce and divided by N, so
     each step equals one step of a single process on the N shards' batches together, and every
     rank applies the same update.  ``timeout``: seconds a rank may wait in one collective before
     it aborts the job (a crashed or hung rank).  ``comm`` defaults to ``MPI.COMM_WORLD``.
