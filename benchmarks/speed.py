@@ -1,317 +1,188 @@
-"""Speed of nnlite against a hand-written NumPy loop, PyTorch eager and scikit-learn, on the CPU.
+"""Speed of nnlite against a hand-written NumPy loop, PyTorch eager, JAX and scikit-learn (CPU).
 
-    python benchmarks/speed.py                 # all workloads, 7 repetitions each
-    python benchmarks/speed.py --only W1,W3 --reps 11 --threads 2
-    python benchmarks/speed.py --quick         # tiny run (the smoke test uses it)
+    python benchmarks/speed.py                 # every workload, 7 repetitions each
+    python benchmarks/speed.py --only W1,W6 --reps 11 --threads 2
+    python benchmarks/speed.py --quick         # tiny run (tests/test_benchmarks_smoke.py)
 
-Method (so the numbers mean something on a shared machine):
+Adding a workload (the whole interface)
+---------------------------------------
+Write a module next to this file (``cnn.py`` is the example) that defines::
 
-* one process; repetitions are interleaved (A B C A B C ...), one warm-up round is discarded,
-  the median and the minimum of the rest are reported;
-* every thread pool is pinned to the same count: NumPy's BLAS through threadpoolctl, PyTorch
-  through ``torch.set_num_threads``;
-* float32 everywhere (W5: float64), the same initial weights (copied from the nnlite model) and
-  the same batch order: nnlite's ``fit(seed=S)`` draws ``default_rng(S).permutation(n)`` once per
-  epoch, and the NumPy and PyTorch loops draw exactly that order.  scikit-learn shuffles inside
-  ``fit`` with its own generator (``random_state``), so its order differs (same batch size);
-* weights are reset before every timed call, outside the timer.
+    WORKLOADS = [WorkloadSpec("W7", "char-LSTM H128 B32 T64, ...", build, memory=w7_memory)]
 
-Columns: seconds (median, min), samples/s, µs per optimizer step (per predict batch for W4),
-GFLOP/s counted as 6·params·samples for training and 2·params·samples for predict, that as a
-share of this machine's float32 matmul peak (a 2048³ sgemm timed in the same run), and the ratio
-to the NumPy loop.  A memory check runs W1 fits of 1 and 20 epochs in fresh subprocesses and
-compares their peak RSS (VmHWM).  Results go to ``benchmarks/results/speed.json``.
+and add its name to ``WORKLOAD_MODULES`` below.  ``build(ctx)`` gets a ``_harness.Context``
+(MNIST as ``ctx.x`` (n, 784) float32 / ``ctx.y`` int64, ``ctx.quick``, ``ctx.seed``, and
+``ctx.torch`` / ``ctx.jax`` / ``ctx.sklearn``, each None when not installed or skipped) and
+returns a ``_harness.Workload(key, samples, steps, flops)`` with its columns added by
+``wl.add(name, run, reset=None, comparable=True)``: ``reset()`` runs untimed before every
+repetition (restore the initial weights), ``run()`` is timed and returns the last epoch's mean
+loss (or the predictions) so the harness can check that the columns did the same work.  Name the
+columns "nnlite", "numpy" (a hand-written loop, if any), "torch", "jax jit-step", "jax scan",
+"sklearn"; ``_peers.py`` has the PyTorch loop and builds both JAX columns from a pure loss.
+``memory(quick)`` (optional) returns a ``_harness.MemoryCase`` whose fit the memory check
+measures in a fresh process (data loaded without the peers imported).
+
+Method (so the numbers mean something on a shared machine)
+----------------------------------------------------------
+* one process; repetitions interleaved (every column once per round, the order rotated by one
+  each round), one warm-up round discarded (JAX compiles there), median and minimum of the rest;
+* every repetition starts from a quiet machine: ``reset()``, then ``gc.collect()``, then a pause
+  (``--settle``, default 0.25 s) so no column inherits another's spinning OpenBLAS/OpenMP worker
+  threads; the garbage collector is off inside the timer;
+* every pool pinned to ``--threads``: NumPy's and SciPy's OpenBLAS (and any OpenMP runtime)
+  through threadpoolctl, PyTorch through ``set_num_threads``/``set_num_interop_threads``, JAX by
+  ``XLA_FLAGS`` set before it is imported (one thread, or XLA's default pool when ``--threads``
+  is the core count; other counts cannot be set for XLA and are reported as such);
+* an A/A control column per workload: the NumPy loop (nnlite where there is none) timed again as
+  a second column.  Its ratio must lie in 0.95–1.05, else the run is unusable: the script prints
+  ``CHECK FAILED`` and exits with status 3 (``--quick`` reports it without failing: one
+  repetition of a tiny run says nothing about fairness);
+* the same initial weights and the same batch order everywhere (nnlite's ``fit(seed=S)`` draws
+  ``default_rng(S).permutation(n)`` per epoch, and the loops draw exactly that): the columns'
+  losses must agree (``value_rtol`` of the workload), else ``CHECK FAILED`` too.  scikit-learn
+  shuffles with its own generator and is left out of that check;
+* memory, for workloads with a ``MemoryCase`` (W1, W6): fits of 1 and 20 epochs (``--quick``: 1
+  and 2 on 1,000 images) in fresh processes; the peak RSS during the fit (VmHWM, reset just before
+  it) over the process's RSS after a warm-up fit (glibc's mmap threshold fixed at 64 KiB, so
+  freed blocks leave RSS at once) must stay ≤ data + parameters (with gradients
+  and optimizer state) + 3 × one batch's activations, and must not grow from 1 to 20 epochs
+  (≤ 1 MiB).
+
+Results go to ``benchmarks/results/speed.json`` (every timing) and stdout (markdown).
 """
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
 import os
-import platform
-import statistics
-import subprocess
 import sys
-import time
-import warnings
-from pathlib import Path
 
-import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+
+def _pin_environment(argv):
+    """Thread counts for pools created at import time (OpenBLAS, OpenMP, XLA), before NumPy is
+    imported; threadpoolctl and torch's setters re-pin at run time."""
+    threads = "2"
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            threads = argv[i + 1]
+        elif arg.startswith("--threads="):
+            threads = arg.split("=", 1)[1]
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = threads
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if threads == "1":
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false"
+                                   " intra_op_parallelism_threads=1").strip()
+
+
+if __name__ == "__main__":
+    _pin_environment(sys.argv[1:])
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import gc  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import nnlite  # noqa: E402
-from nnlite import optimizers  # noqa: E402
-from nnlite.layers import Dense  # noqa: E402
 
-from _numpy_reference import NumpyMLP, numpy_logistic_gd  # noqa: E402
-from cnn import DESCRIPTION as CNN_DESCRIPTION, cnn_workload  # noqa: E402
+from _harness import Context, load_data  # noqa: E402
+from _report import markdown  # noqa: E402
 
-torch = sklearn = ConvergenceWarning = MLPClassifier = None  # optional columns, see _import_optional
-
-
-def _import_optional():
-    """Import PyTorch and scikit-learn if installed (not in the memory subprocesses, whose peak
-    RSS should be nnlite's alone)."""
-    global torch, sklearn, ConvergenceWarning, MLPClassifier
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    try:
-        import sklearn
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
-    except ImportError:
-        sklearn = None
-
+#: the workload modules, in table order; each defines WORKLOADS (see the docstring)
+WORKLOAD_MODULES = ("mlp", "cnn")
 SEED = 0
-LR = 0.05
-WORKLOADS = {
-    "W1": "MLP 784-256-256-10 ReLU, softmax CE, SGD lr 0.05, batch 128, 1 epoch",
-    "W2r": "20 hidden layers of width 64, ReLU, batch 32, 1 epoch",
-    "W2s": "20 hidden layers of width 64, sigmoid, batch 32, 1 epoch",
-    "W3": "logistic regression (0 vs rest, ±1), full-batch GD, 200 iterations",
-    "W4": "predict with the W1 model, batch 1,000",
-    "W5": "W1 in float64",
-    "W6": CNN_DESCRIPTION,
-}
+AA_BOUNDS = (0.95, 1.05)
+GROWTH_LIMIT_KIB = 1024
 
 
-# ------------------------------------------------------------------------------ data
-def load_data(n=None):
-    """All 10,000 shipped MNIST images (train + test halves of the built-in split), float32."""
-    (x_tr, y_tr), (x_te, y_te) = nnlite.datasets.load_builtin_mnist()
-    x = np.ascontiguousarray(np.concatenate([x_tr, x_te]), dtype=np.float32)
-    y = np.concatenate([y_tr, y_te]).astype(np.int64)
-    if n is not None:
-        x, y = x[:n].copy(), y[:n].copy()
-    return x, y
+def workload_specs():
+    specs = {}
+    for name in WORKLOAD_MODULES:
+        for spec in importlib.import_module(name).WORKLOADS:
+            specs[spec.key] = spec
+    return specs
 
 
-# ------------------------------------------------------------------------------ models
-def nnlite_mlp(widths, activation, dtype="float32", n_in=784):
-    layers = [Dense(widths[0], activation=activation, input_dim=n_in)]
-    layers += [Dense(w, activation=activation) for w in widths[1:]]
-    layers.append(Dense(10, activation="softmax"))
-    model = nnlite.Sequential(layers, seed=SEED, dtype=dtype)
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=optimizers.MiniBatchSGD(learning_rate=LR))
-    model.build((n_in,))
-    return model
-
-
-def pairs(weights):
-    return list(zip(weights[0::2], weights[1::2]))
-
-
-def torch_mlp(weights, activation, dtype):
-    mods = []
-    for i, (w, b) in enumerate(weights):
-        lin = torch.nn.Linear(w.shape[0], w.shape[1], dtype=dtype)
-        mods.append(lin)
-        if i < len(weights) - 1:
-            mods.append(torch.nn.ReLU() if activation == "relu" else torch.nn.Sigmoid())
-    return torch.nn.Sequential(*mods)
-
-
-def torch_load(net, weights):
-    with torch.no_grad():
-        lins = [m for m in net if isinstance(m, torch.nn.Linear)]
-        for lin, (w, b) in zip(lins, weights):
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
-            lin.bias.copy_(torch.from_numpy(b))
-
-
-def torch_train_epoch(net, opt, xt, yt, batch, seed, epochs=1):
-    n = xt.shape[0]
-    rng = np.random.default_rng(seed)
-    lossf = torch.nn.CrossEntropyLoss()
-    losses = []
-    for _ in range(epochs):
-        order = torch.from_numpy(rng.permutation(n))
-        total = 0.0
-        for start in range(0, n, batch):
-            idx = order[start:start + batch]
-            xb, yb = xt.index_select(0, idx), yt.index_select(0, idx)
-            opt.zero_grad(set_to_none=True)
-            loss = lossf(net(xb), yb)
-            loss.backward()
-            opt.step()
-            total += loss.item() * idx.shape[0]
-        losses.append(total / n)
-    return losses
-
-
-def sk_mlp(hidden, activation, batch, max_iter=1):
-    return MLPClassifier(hidden_layer_sizes=hidden, activation=activation, solver="sgd",
-                         learning_rate_init=LR, learning_rate="constant", momentum=0.0,
-                         nesterovs_momentum=False, alpha=0.0, batch_size=batch,
-                         max_iter=max_iter, shuffle=True, random_state=SEED, tol=0.0,
-                         n_iter_no_change=max_iter + 1, early_stopping=False)
-
-
-# ------------------------------------------------------------------------------ workloads
-class Workload:
-    """Builds the runners of one workload; each runner is ``reset()`` then ``run()`` (timed)."""
-
-    def __init__(self, key, samples, steps, params, flops_per_param_sample=6):
-        self.key, self.samples, self.steps, self.params = key, samples, steps, params
-        self.flops = flops_per_param_sample * params * samples
-        self.runners = {}  # name -> (reset, run)
-
-
-def mlp_workload(key, x, y, widths, activation, batch, dtype):
-    model = nnlite_mlp(widths, activation, dtype)
-    init = model.get_weights()
-    xd = x.astype(dtype)
-    n = xd.shape[0]
-    wl = Workload(key, n, -(-n // batch), model.count_params())
-
-    def nn_reset():
-        model.set_weights(init)
-
-    def nn_run():
-        model.fit(xd, y, epochs=1, batch_size=batch, shuffle=True, verbose=0, seed=SEED)
-
-    wl.runners["nnlite"] = (nn_reset, nn_run)
-
-    ref = {}
-
-    def np_reset():
-        ref["m"] = NumpyMLP(pairs(init), activation)
-
-    def np_run():
-        ref["m"].fit(xd, y, 1, batch, LR, SEED)
-
-    wl.runners["numpy"] = (np_reset, np_run)
-
-    if torch is not None:
-        tdtype = torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
-        net = torch_mlp(pairs(init), activation, tdtype)
-        opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=0.0)
-        xt, yt = torch.from_numpy(xd), torch.from_numpy(y)
-        wl.runners["torch"] = (lambda: torch_load(net, pairs(init)),
-                               lambda: torch_train_epoch(net, opt, xt, yt, batch, SEED))
-    if sklearn is not None:
-        sk_act = "relu" if activation == "relu" else "logistic"
-
-        def sk_run():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                sk_mlp(tuple(widths), sk_act, batch).fit(xd, y)
-
-        wl.runners["sklearn"] = (lambda: None, sk_run)
-    return wl
-
-
-def logistic_workload(x, y, iterations):
-    y_pm = np.where(y == 0, 1.0, -1.0).astype(np.float32)
-    model = nnlite.Sequential([Dense(1, input_dim=x.shape[1])], seed=SEED)
-    model.compile(loss="logistic", optimizer=optimizers.GD(learning_rate=LR))
-    model.build((x.shape[1],))
-    init = model.get_weights()
-    n = x.shape[0]
-    wl = Workload("W3", n * iterations, iterations, model.count_params())
-    wl.runners["nnlite"] = (
-        lambda: model.set_weights(init),
-        lambda: model.fit(x, y_pm, epochs=iterations, batch_size="full", verbose=0, seed=SEED))
-    y_col = y_pm.reshape(-1, 1)
-    wl.runners["numpy"] = (lambda: None,
-                           lambda: numpy_logistic_gd(x, y_col, init[0], init[1], iterations, LR))
-    if torch is not None:
-        lin = torch.nn.Linear(x.shape[1], 1)
-        opt = torch.optim.SGD(lin.parameters(), lr=LR)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y_col)
-
-        def t_reset():
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(init[0].T)))
-                lin.bias.copy_(torch.from_numpy(init[1]))
-
-        def t_run():
-            for _ in range(iterations):
-                opt.zero_grad(set_to_none=True)
-                loss = torch.nn.functional.softplus(-yt * lin(xt)).mean()
-                loss.backward()
-                opt.step()
-                loss.item()
-
-        wl.runners["torch"] = (t_reset, t_run)
-    if sklearn is not None:
-        y01 = (y == 0).astype(np.int64)
-
-        def sk_run():  # no hidden layer: logistic regression, full batch, one step per epoch
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                sk_mlp((), "relu", n, max_iter=iterations).fit(x, y01)
-
-        wl.runners["sklearn"] = (lambda: None, sk_run)
-    return wl
-
-
-def predict_workload(x, batch):
-    model = nnlite_mlp([256, 256], "relu")
-    init = model.get_weights()
-    n = x.shape[0]
-    wl = Workload("W4", n, -(-n // batch), model.count_params(), flops_per_param_sample=2)
-    wl.runners["nnlite"] = (lambda: None, lambda: model.predict(x, batch_size=batch))
-    ref = NumpyMLP(pairs(init), "relu")
-    wl.runners["numpy"] = (lambda: None, lambda: ref.predict(x, batch))
-    if torch is not None:
-        net = torch_mlp(pairs(init), "relu", torch.float32)
-        torch_load(net, pairs(init))
-        xt = torch.from_numpy(x)
-
-        def t_run():
-            with torch.inference_mode():
-                return torch.cat([torch.softmax(net(xt[s:s + batch]), dim=1)
-                                  for s in range(0, n, batch)])
-
-        wl.runners["torch"] = (lambda: None, t_run)
-    if sklearn is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            sk = sk_mlp((256, 256), "relu", 128).fit(x[:256], np.arange(256) % 10)
-        sk.coefs_ = [w.copy() for w in init[0::2]]
-        sk.intercepts_ = [b.copy() for b in init[1::2]]
-
-        def sk_run():  # sklearn predicts in one pass (its batching is internal)
-            return sk.predict_proba(x)
-
-        wl.runners["sklearn"] = (lambda: None, sk_run)
-    return wl
-
-
-def build_workloads(keys, x, y, quick):
-    n_iter = 5 if quick else 200
-    makers = {
-        "W1": lambda: mlp_workload("W1", x, y, [256, 256], "relu", 128, "float32"),
-        "W2r": lambda: mlp_workload("W2r", x, y, [64] * 20, "relu", 32, "float32"),
-        "W2s": lambda: mlp_workload("W2s", x, y, [64] * 20, "sigmoid", 32, "float32"),
-        "W3": lambda: logistic_workload(x, y, n_iter),
-        "W4": lambda: predict_workload(x, 1000),
-        "W5": lambda: mlp_workload("W5", x, y, [256, 256], "relu", 128, "float64"),
-        "W6": lambda: cnn_workload(Workload, x, y, torch, SEED, torch_train_epoch),
-    }
-    return [makers[k]() for k in keys]
+# ------------------------------------------------------------------------------ peers
+def import_peers(threads, skip):
+    """PyTorch, JAX and scikit-learn where installed and not skipped, pinned to ``threads``."""
+    peers = {"torch": None, "jax": None, "sklearn": None}
+    if "torch" not in skip:
+        try:
+            import torch
+            torch.set_num_threads(threads)
+            torch.set_num_interop_threads(threads)
+            peers["torch"] = torch
+        except ImportError:
+            pass
+    if "jax" not in skip:
+        try:
+            import jax
+            jax.config.update("jax_platforms", "cpu")
+            peers["jax"] = jax
+        except ImportError:
+            pass
+    if "sklearn" not in skip:
+        try:
+            import sklearn
+            peers["sklearn"] = sklearn
+        except ImportError:
+            pass
+    return peers
 
 
 # ------------------------------------------------------------------------------ timing
-def time_interleaved(workload, reps, warmup=1):
-    times = {name: [] for name in workload.runners}
-    for rep in range(warmup + reps):
-        for name, (reset, run) in workload.runners.items():
-            reset()
-            t0 = time.perf_counter()
-            run()
-            elapsed = time.perf_counter() - t0
-            if rep >= warmup:
+def add_control(workload):
+    """The A/A column: the NumPy loop (or nnlite where there is none) as a second column."""
+    control = "numpy" if "numpy" in workload.runners else "nnlite"
+    workload.runners[f"{control} (A/A)"] = workload.runners[control]
+    return control
+
+
+def time_interleaved(workload, reps, warmup, settle):
+    """``{column: [seconds, ...]}`` and ``{column: value}`` (of the last repetition)."""
+    names = list(workload.runners)
+    times = {name: [] for name in names}
+    values = {}
+    for rnd in range(warmup + reps):
+        shift = rnd % len(names)
+        for name in names[shift:] + names[:shift]:
+            runner = workload.runners[name]
+            runner.reset()
+            gc.collect()
+            time.sleep(settle)
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                value = runner.run()
+                elapsed = time.perf_counter() - t0
+            finally:
+                gc.enable()
+            if rnd >= warmup:
                 times[name].append(elapsed)
-    return times
+            values[name] = value
+    return times, {k: _as_value(v) for k, v in values.items()}
+
+
+def _as_value(value):
+    """A number to compare columns by: the loss itself, or for predictions the mean of each
+    row's largest probability."""
+    if value is None:
+        return None
+    a = np.asarray(value, dtype=np.float64)
+    return float(a) if a.ndim == 0 else float(np.mean(np.max(a, axis=-1)))
 
 
 def matmul_peak(size=2048, reps=5):
@@ -320,14 +191,64 @@ def matmul_peak(size=2048, reps=5):
     b = a.T.copy()
     out = np.empty_like(a)
     np.matmul(a, b, out=out)
-    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(reps))
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
     return 2 * size ** 3 / best / 1e9
 
 
-def _timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+# ------------------------------------------------------------------------------ checks
+def summarize(workload, times, values, peak):
+    rows = []
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    for name, ts in times.items():
+        gflops = workload.flops / med[name] / 1e9
+        rows.append({
+            "workload": workload.key, "framework": name, "median_s": med[name],
+            "min_s": min(ts), "reps": len(ts), "samples_per_s": workload.samples / med[name],
+            "us_per_step": med[name] / workload.steps * 1e6, "gflops": gflops,
+            "peak_share": gflops / peak,
+            "ratio_to_numpy": med[name] / med["numpy"] if "numpy" in med else None,
+            "ratio_to_torch": med[name] / med["torch"] if "torch" in med else None,
+            "ratio_to_jax_step": med[name] / med["jax jit-step"] if "jax jit-step" in med
+            else None,
+            "value": values.get(name), "times_s": ts,
+        })
+    return rows
+
+
+def aa_checks(rows, bounds=AA_BOUNDS):
+    """One entry per workload: the A/A column's median over its control's."""
+    checks = []
+    by_key = {(r["workload"], r["framework"]): r for r in rows}
+    for r in rows:
+        if r["framework"].endswith(" (A/A)"):
+            control = by_key[(r["workload"], r["framework"][:-len(" (A/A)")])]
+            ratio = r["median_s"] / control["median_s"]
+            checks.append({"workload": r["workload"], "columns": f"{r['framework']} ÷ "
+                           f"{control['framework']}", "ratio": ratio,
+                           "ok": bounds[0] <= ratio <= bounds[1]})
+    return checks
+
+
+def value_checks(workloads, rows):
+    """The comparable columns' values against nnlite's, within the workload's tolerance."""
+    checks = []
+    for wl in workloads:
+        ref = next(r["value"] for r in rows if r["workload"] == wl.key
+                   and r["framework"] == "nnlite")
+        for r in rows:
+            runner = wl.runners.get(r["framework"])
+            if r["workload"] != wl.key or runner is None or not runner.comparable \
+                    or r["value"] is None or ref is None:
+                continue
+            rel = abs(r["value"] - ref) / max(abs(ref), 1e-30)
+            checks.append({"workload": wl.key, "framework": r["framework"],
+                           "value": r["value"], "nnlite": ref, "rel_diff": rel,
+                           "ok": rel <= wl.value_rtol})
+    return checks
 
 
 # ------------------------------------------------------------------------------ memory
@@ -349,70 +270,78 @@ def _reset_peak_rss():
         return False
 
 
-def memory_child(epochs, n):
-    """Run in a fresh process (no torch/sklearn imported): RSS after the imports, before the fit
-    (data and model in memory), and the peak RSS during a W1 fit of ``epochs`` epochs."""
-    rss_imports = _status_kib("VmRSS")
-    x, y = load_data(n)
-    model = nnlite_mlp([256, 256], "relu")
-    model.fit(x[:256], y[:256], epochs=1, batch_size=128, verbose=0, seed=SEED)  # warm code
+def memory_child(key, epochs, quick):
+    """In a fresh process without the peers: warm the code with a 300-image fit of the same
+    model (a short last batch included), then measure the peak RSS of the real fit and what the bound counts."""
+    from _harness import activation_bytes
+
+    case = workload_specs()[key].memory(quick)
+    model, x, y, kwargs = case.make(300)
+    model.fit(x, y, epochs=1, verbose=0, **kwargs)
+    del model, x, y
+    gc.collect()
+    rss_base = _status_kib("VmRSS")
+    model, x, y, kwargs = case.make(1000 if quick else None)
     rss_before = _status_kib("VmRSS")
     reset = _reset_peak_rss()
-    model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, seed=SEED)
-    print(json.dumps({"epochs": epochs, "rss_imports_kib": rss_imports,
-                      "rss_before_fit_kib": rss_before, "peak_fit_kib": _status_kib("VmHWM"),
-                      "rss_after_fit_kib": _status_kib("VmRSS"), "peak_was_reset": reset}))
+    model.fit(x, y, epochs=epochs, verbose=0, **kwargs)
+    peak = _status_kib("VmHWM")
+    opt = model.optimizer
+    param_bytes = (model._flat_params.nbytes + model._flat_grads.nbytes
+                   + sum(a.nbytes for a in opt._state.values())
+                   + (opt._scratch.nbytes if opt._scratch is not None else 0))
+    print(json.dumps({
+        "workload": key, "epochs": epochs, "rss_base_kib": rss_base,
+        "rss_before_fit_kib": rss_before, "peak_fit_kib": peak,
+        "rss_after_fit_kib": _status_kib("VmRSS"), "peak_was_reset": reset,
+        "data_bytes": x.nbytes + y.nbytes, "param_bytes": param_bytes,
+        "activation_bytes": activation_bytes(model, kwargs["batch_size"])}))
 
 
-def memory_check(threads, quick):
-    """Peak RSS of W1 fits of 1 and 20 epochs (quick: 1 and 2 on 1,000 images), each in a
-    fresh process, against data + parameters + activations of one batch."""
-    n = 1000 if quick else None
-    results = []
+def memory_check(key, threads, quick):
+    runs = []
     for epochs in ((1, 2) if quick else (1, 20)):
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-child", str(epochs),
-               "--threads", str(threads)] + (["--quick"] if quick else [])
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    n_samples = n or 10_000
-    batch = 128
-    params = 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
-    widths = 256 + 256 + 10
-    # data (x float32 + y int64); parameters, their gradients and the SGD scratch (one flat
-    # buffer each); per layer the output, dz and dx buffers of one batch, plus the gathered batch
-    estimate = {
-        "data_bytes": n_samples * (784 * 4 + 8),
-        "params_grads_scratch_bytes": 3 * params * 4,
-        "one_batch_activations_bytes": batch * (3 * widths + 784) * 4 + batch * 8,
-    }
-    short, long = results
-    return {
-        "runs": results,
-        "growth_long_vs_short_kib": long["peak_fit_kib"] - short["peak_fit_kib"],
-        "estimate": estimate,
-        "estimate_total_kib": sum(estimate.values()) // 1024,
-    }
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-child", key,
+               "--epochs", str(epochs), "--threads", str(threads)] + (["--quick"] if quick
+                                                                     else [])
+        # glibc's mmap threshold fixed at 64 KiB: a freed large block goes back to the OS at
+        # once, so RSS shows what is live (the default threshold grows after the first free
+        # and leaves freed loader buffers in the heap, counted as if they were held)
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                             env=env).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    short, long = runs
+    bound_kib = (short["data_bytes"] + short["param_bytes"]
+                 + 3 * short["activation_bytes"]) / 1024
+    used = [r["peak_fit_kib"] - r["rss_base_kib"] for r in runs]
+    growth = long["peak_fit_kib"] - short["peak_fit_kib"]
+    return {"workload": key, "runs": runs, "bound_kib": bound_kib, "used_kib": used,
+            "growth_kib": growth, "peak_was_reset": all(r["peak_was_reset"] for r in runs),
+            "ok": all(r["peak_was_reset"] for r in runs) and max(used) <= bound_kib
+            and growth <= GROWTH_LIMIT_KIB}
 
 
 # ------------------------------------------------------------------------------ report
-def machine_facts(threads, argv):
+def machine_facts(args, argv, peers):
     blas = [{k: info.get(k) for k in ("user_api", "internal_api", "version", "architecture",
-                                      "num_threads", "filepath")}
-            for info in threadpool_info()]
+                                      "num_threads", "filepath")} for info in threadpool_info()]
+    torch, jax = peers["torch"], peers["jax"]
     return {
-        "command": " ".join([Path(sys.executable).name, *argv]),
+        "command": " ".join([Path(sys.executable).name, "benchmarks/speed.py", *argv]),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cores": os.cpu_count(),
-        "threads": threads,
-        "cpu": _cpu_name(),
-        "load_average": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
+        "cores": os.cpu_count(), "threads": args.threads, "cpu": _cpu_name(),
+        "load_average": list(os.getloadavg()), "python": platform.python_version(),
+        "numpy": np.__version__, "nnlite": nnlite.__version__, "blas": blas,
         "torch": torch.__version__ if torch else None,
-        "sklearn": sklearn.__version__ if sklearn else None,
-        "nnlite": nnlite.__version__,
-        "blas": blas,
-        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+        "torch_threads": [torch.get_num_threads(), torch.get_num_interop_threads()]
+        if torch else None,
+        "jax": jax.__version__ if jax else None,
+        "xla_flags": os.environ.get("XLA_FLAGS"),
+        "sklearn": peers["sklearn"].__version__ if peers["sklearn"] else None,
+        "settle_s": args.settle, "reps": args.reps, "warmup": 1,
+        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                                               "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
     }
 
 
@@ -427,138 +356,89 @@ def _cpu_name():
     return platform.processor()
 
 
-def summarize(workload, times, peak):
-    rows = []
-    base = statistics.median(times["numpy"]) if "numpy" in times else None
-    torch_base = statistics.median(times["torch"]) if "torch" in times else None
-    for name, ts in times.items():
-        med, best = statistics.median(ts), min(ts)
-        gflops = workload.flops / med / 1e9
-        rows.append({
-            "workload": workload.key, "framework": name, "median_s": med, "min_s": best,
-            "reps": len(ts), "samples_per_s": workload.samples / med,
-            "us_per_step": med / workload.steps * 1e6, "gflops": gflops,
-            "peak_share": gflops / peak, "ratio_to_numpy": med / base if base else None,
-            "ratio_to_torch": med / torch_base if torch_base else None,
-            "times_s": ts,
-        })
-    return rows
+def thread_check(facts):
+    """Every pool at the pinned count (XLA's pool is checked by its flags only)."""
+    counts = [b["num_threads"] for b in facts["blas"]] + (facts["torch_threads"] or [])
+    return {"counts": counts, "ok": all(c == facts["threads"] for c in counts)}
 
 
-def markdown(rows, facts, peak, memory):
-    lines = [
-        f"command: `{facts['command']}`  ",
-        f"date: {facts['date_utc']}; load average (1, 5, 15 min) at start: "
-        f"{', '.join(f'{v:.2f}' for v in facts['load_average'])}, after the timings: "
-        f"{', '.join(f'{v:.2f}' for v in facts.get('load_average_end', []))}  ",
-        f"machine: {facts['cores']} cores ({facts['cpu']}), {facts['threads']} threads for every "
-        f"framework  ",
-        "BLAS: " + "; ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, "
-                             f"{b['num_threads']} threads)" for b in facts["blas"]) + "  ",
-        f"OPENBLAS_CORETYPE={facts['env']['OPENBLAS_CORETYPE']}, "
-        f"OPENBLAS_L2_SIZE={facts['env']['OPENBLAS_L2_SIZE']}  ",
-        f"python {facts['python']}, numpy {facts['numpy']}, torch {facts['torch']}, "
-        f"scikit-learn {facts['sklearn']}, nnlite {facts['nnlite']}  ",
-        f"float32 matmul peak (2048³ sgemm, best of 5, before and after the timings): "
-        f"{peak:.1f} GFLOP/s",
-        "",
-        "| workload | framework | median s | min s | samples/s | µs/step | GFLOP/s | % peak "
-        "| × NumPy | × PyTorch |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        ratio = f"{r['ratio_to_numpy']:.3f}" if r["ratio_to_numpy"] else "–"
-        ratio_torch = f"{r['ratio_to_torch']:.3f}" if r.get("ratio_to_torch") else "–"
-        lines.append(f"| {r['workload']} | {r['framework']} | {r['median_s']:.4f} | "
-                     f"{r['min_s']:.4f} | {r['samples_per_s']:,.0f} | {r['us_per_step']:,.1f} | "
-                     f"{r['gflops']:.1f} | {100 * r['peak_share']:.1f} | {ratio} | "
-                     f"{ratio_torch} |")
-    lines += ["", "Workloads: " + "; ".join(f"{k}: {v}" for k, v in WORKLOADS.items()
-                                           if any(r["workload"] == k for r in rows))]
-    if memory:
-        e = memory["estimate"]
-        s, l = memory["runs"]
-        mib = 1 / 1024
-        lines += [
-            "",
-            "| memory (W1 fit, fresh process without torch/sklearn) | RSS |",
-            "|---|---:|",
-            f"| after imports (Python, NumPy, SciPy, nnlite) | {s['rss_imports_kib'] * mib:.1f} MiB |",
-            f"| before fit (+ data, model) | {s['rss_before_fit_kib'] * mib:.1f} MiB |",
-            *(f"| peak during a {r['epochs']}-epoch fit{'' if r['peak_was_reset'] else ' (VmHWM not reset: includes loading)'} | "
-              f"{r['peak_fit_kib'] * mib:.1f} MiB "
-              f"(+{(r['peak_fit_kib'] - r['rss_before_fit_kib']) * mib:.1f} MiB over before fit) |"
-              for r in (s, l)),
-            f"| growth of the peak, {s['epochs']} → {l['epochs']} epochs | "
-            f"{memory['growth_long_vs_short_kib'] * mib:+.1f} MiB |",
-            f"| peak − imports, measured | {(l['peak_fit_kib'] - l['rss_imports_kib']) * mib:.1f} MiB |",
-            f"| estimate: data {e['data_bytes'] / 2**20:.1f} MiB + params/grads/scratch "
-            f"{e['params_grads_scratch_bytes'] / 2**20:.1f} MiB + one batch's activations "
-            f"{e['one_batch_activations_bytes'] / 2**20:.2f} MiB | "
-            f"{memory['estimate_total_kib'] * mib:.1f} MiB |",
-        ]
-    return "\n".join(lines)
-
-
-def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse_args(argv, specs):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny run: 1,000 images, 1 repetition, 5 GD iterations")
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions (default 7)")
     parser.add_argument("--threads", type=int, default=2, help="threads for every framework")
+    parser.add_argument("--settle", type=float, default=None,
+                        help="pause in seconds before every timed repetition (default 0.25; "
+                             "--quick 0.02)")
     parser.add_argument("--only", default=None,
-                        help="comma-separated workloads (W1,W2,W2r,W2s,W3,W4,W5,W6)")
+                        help=f"comma-separated workloads ({', '.join(['W2', *specs])})")
+    parser.add_argument("--skip", default="", help="peers to leave out: torch,jax,sklearn")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
     parser.add_argument("--out", default=str(HERE / "results" / "speed.json"))
-    parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    keys = list(WORKLOADS)
+    keys = list(specs)
     if args.only:
         keys = []
-        for k in args.only.split(","):
-            k = k.strip()
-            expanded = ["W2r", "W2s"] if k == "W2" else [k]
+        for k in (k.strip() for k in args.only.split(",")):
+            expanded = [s for s in specs if s.startswith("W2") and len(s) == 3] \
+                if k == "W2" else [k]
             for e in expanded:
-                if e not in WORKLOADS:
-                    parser.error(f"--only: unknown workload {k!r}; valid: W1, W2, "
-                                 f"{', '.join(WORKLOADS)}")
+                if e not in specs:
+                    parser.error(f"--only: unknown workload {k!r}; valid: W2, "
+                                 f"{', '.join(specs)}")
                 keys.append(e)
-    reps = args.reps if args.reps is not None else (1 if args.quick else 7)
+    args.keys = keys
+    if args.reps is None:
+        args.reps = 1 if args.quick else 7
+    if args.settle is None:
+        args.settle = 0.02 if args.quick else 0.25
+    return args
 
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    specs = workload_specs()
+    args = parse_args(argv, specs)
     if args.memory_child is not None:
         with threadpool_limits(limits=args.threads):
-            memory_child(args.memory_child, 1000 if args.quick else None)
-        return None
-    _import_optional()
+            memory_child(args.memory_child, args.epochs, args.quick)
+        return 0
+    peers = import_peers(args.threads, {s.strip() for s in args.skip.split(",")})
     with threadpool_limits(limits=args.threads):
-        if torch is not None:
-            torch.set_num_threads(args.threads)
-        facts = machine_facts(args.threads, ["benchmarks/speed.py", *argv])
+        facts = machine_facts(args, argv, peers)
         size, tries = (512, 2) if args.quick else (2048, 5)
         peaks = [matmul_peak(size, tries)]
         x, y = load_data(1000 if args.quick else None)
+        ctx = Context(x, y, args.quick, SEED, args.threads, **peers)
         timed = []
-        for workload in build_workloads(keys, x, y, args.quick):
-            timed.append((workload, time_interleaved(workload, reps)))
-            print(f"  done {workload.key}", file=sys.stderr, flush=True)
+        for key in args.keys:
+            workload = specs[key].build(ctx)
+            add_control(workload)
+            timed.append((workload, *time_interleaved(workload, args.reps, 1, args.settle)))
+            print(f"  done {key}", file=sys.stderr, flush=True)
         # the peak is timed before and after the workloads; the better one counts (a busy
         # machine only ever makes it lower)
         peaks.append(matmul_peak(size, tries))
-        peak = max(peaks)
         facts["load_average_end"] = list(os.getloadavg())
-        rows = [row for workload, times in timed for row in summarize(workload, times, peak)]
-        memory = None if args.no_memory else memory_check(args.threads, args.quick)
-    table = markdown(rows, facts, peak, memory)
+        peak = max(peaks)
+        rows = [r for wl, times, values in timed for r in summarize(wl, times, values, peak)]
+        memory = [] if args.no_memory else [memory_check(k, args.threads, args.quick)
+                                            for k in args.keys if specs[k].memory]
+    checks = {"aa": aa_checks(rows), "values": value_checks([t[0] for t in timed], rows),
+              "memory": memory, "threads": thread_check(facts),
+              "aa_enforced": not args.quick, "reps_ok": args.reps >= 7}
+    table, failures = markdown(rows, facts, peak, checks, specs)
     print(table)
-    result = {"facts": facts, "matmul_peak_gflops": peak, "rows": rows, "memory": memory,
-              "table_markdown": table}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    return result
+    out.write_text(json.dumps({"facts": facts, "matmul_peak_gflops": peak, "rows": rows,
+                               "checks": checks, "failures": failures,
+                               "table_markdown": table}, indent=1))
+    return 3 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

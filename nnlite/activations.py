@@ -45,6 +45,9 @@ class ActivationFn:
     backward: Callable
     saves: str  # "output" or "input": which forward array ``backward`` receives as ``saved``
     params: tuple = ()
+    #: False for softmax, which works along the last axis (a layer that does not keep its
+    #: channels last, e.g. Conv2D's NCHW output, hands it a channels-last view)
+    elementwise: bool = True
 
     def __call__(self, x, out=None):
         return self.forward(x, out)
@@ -269,7 +272,7 @@ _TABLE = {
     "relu": ActivationFn("relu", _relu, _relu_backward, "output"),
     "leaky_relu": leaky_relu(0.01),
     "softplus": ActivationFn("softplus", _softplus, _softplus_backward, "output"),
-    "softmax": ActivationFn("softmax", softmax, _softmax_backward, "output"),
+    "softmax": ActivationFn("softmax", softmax, _softmax_backward, "output", elementwise=False),
     "linear": ActivationFn("linear", _linear, _linear_backward, "output"),
     "gelu": ActivationFn("gelu", _gelu, _gelu_backward, "input"),
     "elu": elu(1.0),

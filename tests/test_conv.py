@@ -5,7 +5,7 @@ import pytest
 
 import nnlite
 from nnlite.errors import ConfigError, ShapeError
-from nnlite.gradcheck import check_model
+from nnlite.gradcheck import check_layer, check_model
 from nnlite.layers import (
     REGISTRY,
     BatchNormalization,
@@ -17,7 +17,8 @@ from nnlite.layers import (
     MaxPool2D,
     layer_from_spec,
 )
-from nnlite.layers.conv import col2im, im2col, window_geometry
+from nnlite.layers.conv import WHOLE_BATCH_MIN_K, col2im, im2col, window_geometry
+from nnlite.layers.im2col import col2im_batch, col2im_full, im2col_batch
 
 
 def _built(layer, shape, dtype=np.float64, seed=0):
@@ -35,10 +36,38 @@ def test_col2im_is_the_adjoint_of_im2col(kernel, strides, dilation):
     ho = (9 - (kernel[0] - 1) * dilation[0] - 1) // strides[0] + 1
     wo = (8 - (kernel[1] - 1) * dilation[1] - 1) // strides[1] + 1
     cols = im2col(x, kernel, strides, dilation, (ho, wo))
-    assert cols.shape == (2 * ho * wo, 3 * kernel[0] * kernel[1])
+    assert cols.shape == (2, 3 * kernel[0] * kernel[1], ho * wo)
+    # column (c, u, v) of output pixel (i, j) is the pixel the kernel tap reads
+    u, v, i, j = kernel[0] - 1, kernel[1] - 1, ho - 1, wo - 2
+    tap = (1 * kernel[0] + u) * kernel[1] + v
+    assert cols[1, tap, i * wo + j] == x[1, 1, i * strides[0] + u * dilation[0],
+                                        j * strides[1] + v * dilation[1]]
     c = rng.standard_normal(cols.shape)
-    back = col2im(np.ascontiguousarray(c.T), x.shape, kernel, strides, dilation, (ho, wo))
+    back = col2im(c, x.shape, kernel, strides, dilation, (ho, wo))
     assert np.sum(cols * c) == pytest.approx(np.sum(x * back), rel=1e-12)
+    # the whole-batch layout holds the same columns, (C·kh·kw, N·Ho·Wo)
+    batch_cols = im2col_batch(x, kernel, strides, dilation, (ho, wo))
+    np.testing.assert_array_equal(batch_cols, cols.transpose(1, 0, 2).reshape(cols.shape[1], -1))
+    c = rng.standard_normal(batch_cols.shape)
+    back = col2im_batch(c, x.shape, kernel, strides, dilation, (ho, wo))
+    assert np.sum(batch_cols * c) == pytest.approx(np.sum(x * back), rel=1e-12)
+
+
+@pytest.mark.parametrize("kernel,dilation", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((3, 1), (1, 3))])
+def test_stride1_full_grid_col2im_equals_the_window_adds(kernel, dilation):
+    # the layer's stride-1 path: columns placed on the full (Hp·Wp) grid, zero where there is
+    # no output pixel, then one contiguous shifted add per kernel offset
+    rng = np.random.default_rng(1)
+    n, c, hp, wp = 2, 3, 7, 9
+    ho, wo = hp - (kernel[0] - 1) * dilation[0], wp - (kernel[1] - 1) * dilation[1]
+    dcols = rng.standard_normal((n, c * kernel[0] * kernel[1], ho * wo))
+    want = col2im(dcols, (n, c, hp, wp), kernel, (1, 1), dilation, (ho, wo))
+    grid = np.zeros((n, c * kernel[0] * kernel[1], hp, wp))
+    grid[:, :, :ho, :wo] = dcols.reshape(n, -1, ho, wo)
+    got = np.empty((n, c, hp * wp))
+    fields = grid.reshape(n, c, kernel[0], kernel[1], hp * wp).transpose(2, 3, 0, 1, 4)
+    col2im_full(fields, got, dilation, wp)
+    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-14, atol=1e-14)
 
 
 @pytest.mark.parametrize("size,kernel,stride,dilation,padding,expected", [
@@ -93,6 +122,71 @@ def test_logits_skips_the_activation():
         linear.params[key][...] = layer.params[key]
     np.testing.assert_allclose(z, linear.forward(x, training=True), rtol=1e-14)
     np.testing.assert_allclose(dx_logits, linear.backward(dy), rtol=1e-14)
+
+
+LAYOUT_CASES = [
+    (dict(filters=5, kernel_size=3, activation="relu"), (4, 7, 6)),
+    (dict(filters=3, kernel_size=(3, 2), strides=(2, 1), padding="same", activation="tanh"),
+     (6, 7, 6)),
+    (dict(filters=4, kernel_size=3, dilation_rate=(2, 1), padding="same", use_bias=False,
+          activation="gelu"), (4, 8, 7)),
+    (dict(filters=3, kernel_size=2, strides=2, activation="softmax"), (9, 6, 5)),
+    (dict(filters=2, kernel_size=4, padding="same"), (3, 3, 3)),  # columns smaller than a grid
+]
+
+
+@pytest.mark.parametrize("config,shape", LAYOUT_CASES)
+def test_whole_batch_and_per_image_layouts_agree_and_pass_the_gradient_check(config, shape):
+    torch_ref = pytest.importorskip("torch_ref")
+    x = np.random.default_rng(0).standard_normal((3,) + shape)
+    results = []
+    for whole in (False, True):
+        layer = _built(Conv2D(**config), shape)
+        layer._whole_batch = whole
+        y = layer.forward(x, training=True).copy()
+        dy = np.random.default_rng(1).standard_normal(y.shape)
+        dx = layer.backward(dy).copy()
+        results.append((y, dx, {k: g.copy() for k, g in layer.grads.items()}))
+        # eps 1e-5: at 1e-6 the central differences of this tanh case carry ~5e-6 of rounding
+        report = check_layer(layer, x, eps=1e-5)
+        assert report.ok, f"whole_batch={whole}: {report}"
+    (y0, dx0, g0), (y1, dx1, g1) = results
+    np.testing.assert_allclose(y1, y0, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx1, dx0, rtol=1e-12, atol=1e-14)
+    for key in g0:
+        np.testing.assert_allclose(g1[key], g0[key], rtol=1e-12, atol=1e-14)
+    if config.get("activation") in (None, "relu", "tanh"):
+        pytest.importorskip("torch")
+        y_t, dx_t, grads_t = torch_ref.layer_grads(layer, x, dy)
+        np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(dx1, dx_t, rtol=1e-10, atol=1e-13)
+
+
+def test_layout_is_chosen_by_the_contraction_length():
+    assert not _built(Conv2D(16, 3), (1, 28, 28))._whole_batch     # K = 9
+    assert _built(Conv2D(32, 3), (16, 13, 13))._whole_batch        # K = 144
+    assert WHOLE_BATCH_MIN_K == 32
+
+
+def test_softmax_activation_normalises_over_the_channels_of_each_pixel():
+    # Keras applies softmax over the last (channels) axis; nnlite's NCHW output keeps the
+    # channels on axis 1, so each pixel's filters must sum to 1 and the gradient still check
+    layer = _built(Conv2D(3, 2, activation="softmax"), (2, 4, 5))
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 5))
+    y = layer.forward(x)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-12)
+    assert not np.allclose(y.sum(axis=(2, 3)), 1.0)
+    report = check_layer(layer, x)
+    assert report.ok, str(report)
+
+
+def test_backward_consumes_its_forward_cache():
+    layer = _built(Conv2D(2, 3, activation="relu"), (1, 5, 5))
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5))
+    y = layer.forward(x, training=True)
+    layer.backward(np.ones_like(y))
+    with pytest.raises(nnlite.errors.NotBuiltError, match="needs a forward"):
+        layer.backward(np.ones_like(y))
 
 
 def test_input_grad_false_returns_none_and_same_parameter_gradients():

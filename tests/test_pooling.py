@@ -51,6 +51,24 @@ def test_max_pool_ties_match_pytorch():
     np.testing.assert_allclose(layer.backward(dy), x_t.grad.numpy(), rtol=1e-14)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 6, 8), (2, 2, 7, 5)])
+def test_max_pool_2x2_fast_path_matches_pytorch_with_ties(shape):
+    # the 2x2 stride-2 pairwise tree (odd sizes leave the last row/column out of every window)
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).integers(0, 2, shape).astype(np.float64)  # ties everywhere
+    layer = _built(MaxPool2D(2), shape[1:])
+    assert layer._pairs
+    y = layer.forward(x, training=True)
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = torch.nn.functional.max_pool2d(x_t, 2, 2)
+    y_t.backward(torch.tensor(dy))
+    np.testing.assert_array_equal(y, y_t.detach().numpy())
+    np.testing.assert_array_equal(layer.forward(x), y)  # inference path, same values
+    layer.forward(x, training=True)
+    np.testing.assert_array_equal(layer.backward(dy), x_t.grad.numpy())
+
+
 def test_avg_pool_same_padding_does_not_count_padded_pixels():
     x = np.arange(9.0).reshape(1, 1, 3, 3)
     layer = _built(AvgPool2D(2, padding="same"), (1, 3, 3))

@@ -8,11 +8,26 @@
     GlobalAveragePooling2D   y[n, c] = mean_{h, w} x[n, c, h, w]
 
 Windows are visited by a loop over the ph·pw offsets of the pool, each a whole-batch strided
-NumPy operation; there is no loop over examples or pixels.
+NumPy operation; there is no loop over examples or pixels.  MaxPool2D's usual case (2×2 pool,
+stride 2, no padding) has a fast path: the four pixels of every window are first copied into four
+contiguous planes x00, x01, x10, x11 (one strided copy), then a pairwise tree, row pairs then the
+two rows,
+
+    a = max(x00, x01), ia = x01 > x00;  b = max(x10, x11), ib = x11 > x10
+    y = max(a, b),     ic = b > a        (strict: ties keep the earlier pixel, as PyTorch)
+
+runs on contiguous arrays, keeping three boolean maps of the output's size.  Backward fills the
+planes, dx10 = dy·ic, dx00 = dy - dx10, dx11 = dx10·ib, dx10 -= dx11, dx01 = dx00·ia,
+dx00 -= dx01 (each dy goes to exactly one pixel; x - x·1 = 0 and x - x·0 = x are exact), and
+copies each plane into its strided window of dx.  Measured on 64×16×26×26 (one thread):
+forward 0.46 ms and backward 0.52 ms, against 0.82 / 1.14 ms for the same six operations on the
+strided windows directly, 1.4 / 0.8 ms for the general loop, and 12 ms for ``np.max`` over
+the axes of a (N, C, Ho, 2, Wo, 2) reshape (the obvious "reshape + max").
 """
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..errors import ShapeError
 from .base import Layer
@@ -89,13 +104,19 @@ class MaxPool2D(_Pool2D):
 
     (batch, C, H, W) → (batch, C, Ho, Wo).  Backward routes each dy to its window's first
     maximum, like PyTorch; in training the index of that maximum (a uint8 per output for pools
-    of up to 256 pixels) is kept.
+    of up to 256 pixels; three boolean maps in the 2×2 fast path) is kept.
     """
 
     _argmax = None
     default_name = "max_pool2d"
 
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        self._pairs = self.pool_size == self.strides == (2, 2) and not any(self._pads)
+
     def forward(self, x, training=False):
+        if self._pairs:
+            return self._forward_pairs(x, training)
         padded = self._padded_shape(x.shape)
         xp = pad_into(x, self._pads, self._buffer("xpad", padded) if training else None,
                       value=-np.inf)
@@ -118,9 +139,33 @@ class MaxPool2D(_Pool2D):
             self._argmax, self._x_shape = argmax, x.shape
         return y
 
+    def _forward_pairs(self, x, training):
+        out_shape = x.shape[:2] + self._out_hw
+        if not training:
+            x00, x01, x10, x11 = (_window(x, u, v, (2, 2), self._out_hw)
+                                  for u in (0, 1) for v in (0, 1))
+            y = np.maximum(x00, x01)
+            np.maximum(y, x10, out=y)
+            return np.maximum(y, x11, out=y)
+        planes = self._buffer("planes", (2, 2) + out_shape)
+        np.copyto(planes, _planes(x, self._out_hw))
+        (x00, x01), (x10, x11) = planes
+        y = self._buffer("y", out_shape)
+        ia, ib, ic = (self._buffer(key, out_shape, np.bool_) for key in ("ia", "ib", "ic"))
+        np.greater(x01, x00, out=ia)
+        np.maximum(x00, x01, out=y)
+        np.greater(x11, x10, out=ib)
+        np.maximum(x10, x11, out=x10)  # the planes are scratch: b = max(x10, x11) in place
+        np.greater(x10, y, out=ic)
+        np.maximum(y, x10, out=y)
+        self._argmax, self._x_shape = (ia, ib, ic), x.shape
+        return y
+
     def backward(self, dy, input_grad=True):
         if not input_grad:
             return None
+        if self._pairs:
+            return self._backward_pairs(dy)
         dxp = self._buffer("dxpad", self._padded_shape(self._x_shape))
         dxp.fill(0)
         routed = self._buffer("routed", dy.shape)
@@ -128,6 +173,35 @@ class MaxPool2D(_Pool2D):
             np.multiply(dy, self._argmax == k, out=routed)
             _window(dxp, u, v, self.strides, self._out_hw)[...] += routed
         return self._unpad(dxp)
+
+    def _backward_pairs(self, dy):
+        ia, ib, ic = self._argmax
+        planes = self._buffer("planes", (2, 2) + dy.shape)
+        (d00, d01), (d10, d11) = planes
+        np.multiply(dy, ic, out=d10)       # the lower row's share
+        np.subtract(dy, d10, out=d00)      # the upper row's share
+        np.multiply(d10, ib, out=d11)
+        d10 -= d11
+        np.multiply(d00, ia, out=d01)
+        d00 -= d01
+        dx = self._buffer("dx", self._x_shape)
+        (ho, wo), (h, w) = self._out_hw, self._x_shape[2:]
+        if h > 2 * ho:  # odd height or width: the last row/column is in no window
+            dx[:, :, 2 * ho:] = 0
+        if w > 2 * wo:
+            dx[:, :, :, 2 * wo:] = 0
+        for u in (0, 1):
+            for v in (0, 1):
+                np.copyto(_window(dx, u, v, (2, 2), self._out_hw), planes[u, v])
+        return dx
+
+
+def _planes(x, out_hw):
+    """Read-only (2, 2, N, C, Ho, Wo) view of the 2×2 windows' pixels: [u, v] = x[..., u::2,
+    v::2] (cropped to 2·Ho × 2·Wo)."""
+    s_n, s_c, s_h, s_w = x.strides
+    return as_strided(x, (2, 2) + x.shape[:2] + tuple(out_hw),
+                      (s_h, s_w, s_n, s_c, 2 * s_h, 2 * s_w), writeable=False)
 
 
 class AvgPool2D(_Pool2D):
