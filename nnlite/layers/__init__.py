@@ -24,6 +24,7 @@ from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
 from .simple_rnn import SimpleRNN
+from .token_position import TokenAndPositionEmbedding
 from .transformer import TransformerDecoder, TransformerEncoder
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -33,8 +34,9 @@ __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
            "LayerNormalization", "MultiHeadAttention", "PositionEmbedding",
-           "SinePositionEncoding", "TransformerEncoder", "TransformerDecoder", "PatchEmbedding",
-           "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "SimpleRNN", "LSTM", "GRU",
+           "SinePositionEncoding", "TokenAndPositionEmbedding", "TransformerEncoder",
+           "TransformerDecoder", "PatchEmbedding", "ClassToken", "SelectToken", "GCNConv",
+           "SAGEConv", "SimpleRNN", "LSTM", "GRU",
            "Embedding", "Masking", "Bidirectional", "TimeDistributed", "Conv1D", "MaxPooling1D",
            "MaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
            "GlobalMaxPool1D", "REGISTRY", "layer_from_spec"]
@@ -47,7 +49,8 @@ REGISTRY.update({cls.__name__: cls for cls in (
     GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
     Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
 REGISTRY.update({cls.__name__: cls for cls in (
-    MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
+    MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TokenAndPositionEmbedding,
+    TransformerEncoder,
     TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv)})
 REGISTRY.update({cls.__name__: cls for cls in (
     SimpleRNN, LSTM, GRU, Embedding, Masking, Bidirectional, TimeDistributed, Conv1D,
