@@ -184,11 +184,7 @@ def _gelu(x, out=None):
     # x Φ(x) with Φ(x) = erfc(-x / √2) / 2 (= (1 + erf(x / √2)) / 2, but erfc keeps the left
     # tail: 1 + erf(-7) rounds to 0 where Φ(-10) = 7.6e-24); x * ... last so out may alias x
     if x.dtype == np.float32:
-        a, r, _ = _gelu_tail32(x)
-        r *= a                                    # |x| Φ(-|x|)
-        out = np.maximum(x, 0.0, out=out)         # x Φ(x) = max(x, 0) - |x| Φ(-|x|)
-        out -= r
-        return out
+        return _chunked(_gelu32, out if out is not None else np.empty_like(x), x)
     phi = erfc(x * -_SQRT_HALF)
     phi *= 0.5
     return np.multiply(x, phi, out=out)
@@ -197,16 +193,8 @@ def _gelu(x, out=None):
 def _gelu_backward(dy, x, out=None):
     # Φ(x) + x φ(x); |x| is clipped at 40 before squaring (φ underflows to 0 there anyway) so
     # x² never overflows
-    if x.dtype == np.float32:
-        _, r, density = _gelu_tail32(x)           # Φ(-|x|) and exp(-x²/2)
-        cdf = np.multiply(r, -2.0)
-        cdf += 1.0
-        cdf *= x > 0
-        cdf += r                                  # Φ(x) = Φ(-|x|) + 1[x > 0] (1 - 2 Φ(-|x|))
-        density *= x
-        density *= _INV_SQRT_2PI
-        density += cdf
-        return np.multiply(dy, density, out=out)
+    if x.dtype == np.float32 and dy.dtype == np.float32:
+        return _chunked(_gelu_backward32, out if out is not None else np.empty_like(x), x, dy)
     clipped = np.clip(x, -40.0, 40.0)
     density = np.exp(-0.5 * clipped * clipped)
     density *= _INV_SQRT_2PI
@@ -215,6 +203,44 @@ def _gelu_backward(dy, x, out=None):
     cdf *= 0.5
     density += cdf
     return np.multiply(dy, density, out=out)
+
+
+def _gelu32(out, x):
+    a, r, _ = _gelu_tail32(x)
+    r *= a                                        # |x| Φ(-|x|)
+    np.maximum(x, 0.0, out=out)                   # x Φ(x) = max(x, 0) - |x| Φ(-|x|)
+    out -= r
+
+
+def _gelu_backward32(out, x, dy):
+    _, r, density = _gelu_tail32(x)               # Φ(-|x|) and exp(-x²/2)
+    cdf = np.multiply(r, -2.0)
+    cdf += 1.0
+    cdf *= x > 0
+    cdf += r                                      # Φ(x) = Φ(-|x|) + 1[x > 0] (1 - 2 Φ(-|x|))
+    density *= x
+    density *= _INV_SQRT_2PI
+    density += cdf
+    np.multiply(dy, density, out=out)
+
+
+#: elements per pass of the float32 GELU: its dozen temporaries then stay in the core's L2
+#: cache (and small allocations are reused, not page-faulted in afresh), 2.7x faster than one
+#: pass over a (1088, 128) array
+_CHUNK = 1 << 15
+
+
+def _chunked(kernel, out, *arrays):
+    """``kernel(out, *arrays)`` over slices of ``_CHUNK`` elements (whole arrays when one of
+    them is not C-contiguous); returns ``out``.  ``out`` may alias an input: each slice is read
+    before it is written."""
+    if not all(a.flags.c_contiguous and a.shape == out.shape for a in (out, *arrays)):
+        kernel(out, *arrays)
+        return out
+    flat = [a.reshape(-1) for a in (out, *arrays)]
+    for start in range(0, out.size, _CHUNK):
+        kernel(*(a[start:start + _CHUNK] for a in flat))
+    return out
 
 
 # Φ(-|x|) for float32 GELU without scipy's erfc (a scalar kernel, ~20 ns per element, half of

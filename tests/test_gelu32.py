@@ -63,6 +63,10 @@ def test_in_place_and_dy():
     same = x.copy()
     assert GELU.forward(same, out=same) is same
     np.testing.assert_array_equal(same, want)
+    # a strided view (one pass) and a long array (passes of _CHUNK elements) agree with it
+    np.testing.assert_array_equal(GELU.forward(np.asfortranarray(x).T).T, want)
+    long = np.tile(x.reshape(-1), 1000)
+    np.testing.assert_array_equal(GELU.forward(long)[-x.size:], want.reshape(-1))
     dy = np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
     np.testing.assert_allclose(GELU.backward(dy, x), dy * GELU.backward(np.ones_like(x), x),
                                rtol=1e-6)
