@@ -28,14 +28,14 @@ def _exact(x):
     return x * cdf, cdf + x * density
 
 
-def test_the_polynomial_is_erfcx_to_7e_9_relative():
+def test_the_polynomial_is_erfcx_to_4e_8_relative():
     t = np.linspace(1e-9, 1.0, 200_001)
     z = (1.0 / t - 1.0) / (_TAIL_T / _SQRT_HALF)
     q = np.polynomial.polynomial.polyval(t, np.array(_TAIL_Q) * 2.0) * t
-    assert np.abs(q / erfcx(z) - 1.0).max() < 7e-9
+    assert np.abs(q / erfcx(z) - 1.0).max() < 4e-8
 
 
-def test_float32_gelu_is_within_9_ulp_of_the_exact_gelu_everywhere():
+def test_float32_gelu_is_within_8_ulp_of_the_exact_gelu_everywhere():
     x = _sweep()
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         y = GELU.forward(x)
@@ -44,7 +44,7 @@ def test_float32_gelu_is_within_9_ulp_of_the_exact_gelu_everywhere():
     want, dwant = _exact(x)
     tiny = np.abs(want) > 1e-37            # below that the float32 result is subnormal
     ulps = np.abs(y - want) / np.spacing(np.abs(want).astype(np.float32))
-    assert ulps[tiny].max() < 9 and ulps[tiny].mean() < 1.0
+    assert ulps[tiny].max() < 8 and ulps[tiny].mean() < 0.6
     assert np.all(np.abs(y[~tiny]) < 1e-36)
     # GELU' crosses zero at x ≈ -0.75 (no relative bound near there); |GELU'| ≤ 1.13: 2.5e-7
     # is 4 ulp of 1 (scipy's float32 path: 1.3e-7)
