@@ -16,8 +16,12 @@ trained with softmax cross-entropy on the logits and Adam (2e-3, clipnorm 1) on 
 windows.  Sampling needs no state: the text so far (its last 64 characters) is the input, and
 the output at the last real position is the next character's distribution — what comes after
 that position in the window cannot change it (``tests/test_transformer_char_lm.py`` perturbs it
-and checks the earlier outputs bit for bit).  See benchmarks/README.md ("Character language
-model") for a measured run.
+and checks the earlier outputs bit for bit).
+
+Measured (2026-12-01, one BLAS thread, the shared 2-core machine at load average 4.5–6.8):
+2,880 steps in 5 minutes, validation 2.181 bits per character on all 6,460 validation windows
+(the 1,000-window probe: 2.847 at step 500, 2.475 at 1,000, 2.352 at 1,500, 2.233 at 2,000,
+2.211 at 2,500).  The LSTM of ``examples/char_lm.py`` gets about 2.1 in the same time.
 """
 import argparse
 import time
