@@ -35,6 +35,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError
+from .export_onnx_recurrent import EXPORTERS as RECURRENT_EXPORTERS
+from .export_onnx_seq import EXPORTERS as SEQUENCE_EXPORTERS
+from .layers.base import Layer
 from .onnx_graph import ACTIVATIONS, OnnxGraph, activation
 
 __all__ = ["ACTIVATIONS", "EXPORTERS", "MIN_OPSET", "OnnxGraph", "export_layer", "to_onnx"]
@@ -176,27 +179,40 @@ EXPORTERS = {
     "Dropout": lambda layer, g, x: x,  # the identity at inference
     "BatchNormalization": _batch_norm,
     "LayerNormalization": _layer_norm,
+    **SEQUENCE_EXPORTERS,
+    **RECURRENT_EXPORTERS,
 }
 
 
 def export_layer(layer, g, x):
-    """The output tensor of one built layer applied to ``x`` (via ``EXPORTERS``); carries the
-    input's mask on when the layer keeps the (batch, time) axes and set none itself."""
+    """The output tensor of one built layer applied to ``x`` (a list of tensors for a
+    ``multi_output`` layer), via ``EXPORTERS``.  Masks follow nnlite's rule: a layer that
+    overrides ``compute_mask`` sets ``g.masks`` itself; for the others the input masks pass on
+    (AND-ed) when the output keeps the (batch, time) axes (``Layer.compute_mask``)."""
     make = EXPORTERS.get(type(layer).__name__)
     if make is None:
         raise ConfigError(f"to_onnx: layer {layer.name!r} of type {type(layer).__name__} has no "
                           f"ONNX export; exportable: {sorted(EXPORTERS)} (an exporter is one "
                           "entry in nnlite.export_onnx.EXPORTERS)")
     y = make(layer, g, x)
-    if isinstance(x, str) and x in g.masks and y not in g.masks \
-            and _keeps_time_axis(layer.input_shape, layer.output_shape):
-        g.masks[y] = g.masks[x]
+    if type(layer).compute_mask is Layer.compute_mask and isinstance(y, str) \
+            and y not in g.masks:
+        _default_mask(layer, g, x, y)
     return y
 
 
-def _keeps_time_axis(input_shape, output_shape):
-    return (len(input_shape) >= 2 and len(output_shape) >= 2
-            and input_shape[0] == output_shape[0])
+def _default_mask(layer, g, x, y):
+    xs = x if isinstance(x, list) else [x]
+    shapes = layer.input_shape if isinstance(x, list) else [layer.input_shape]
+    masked = [(g.masks[t], s) for t, s in zip(xs, shapes) if t in g.masks]
+    out = layer.output_shape
+    if not masked or isinstance(out, list) or len(out) < 2 \
+            or any(s[0] != out[0] for _, s in masked):
+        return
+    mask = masked[0][0]
+    for k, (other, _) in enumerate(masked[1:]):
+        mask = g.op("And", [mask, other], f"{layer.name}/mask_and" + (f"_{k}" if k else ""))
+    g.masks[y] = mask
 
 
 # ---------------------------------------------------------------------------- models
@@ -209,10 +225,23 @@ def _check_opset(onnx, opset):
     return int(opset)
 
 
+def _declare_input(g, name, shape, readers, sparse=False):
+    """A graph input: token ids (every reader an Embedding) are int64; a graph adjacency is
+    a dense (nodes, nodes) matrix of the model's dtype."""
+    if sparse:
+        g.inputs.append(g.value_info(name, [g.batch]))
+    elif readers and all(type(r).__name__ == "Embedding" for r in readers):
+        g.inputs.append(g.value_info(name, shape, g.helper.np_dtype_to_tensor_dtype(
+            np.dtype(np.int64))))
+        g.int64.add(name)
+    else:
+        g.inputs.append(g.value_info(name, shape))
+
+
 def _sequential(model, g):
     output = model.layers[-1].name
     g.reserve(["input", output])
-    g.inputs.append(g.value_info("input", model.input_shape))
+    _declare_input(g, "input", model.input_shape, model.layers[:1])
     x = "input"
     for layer in model.layers:
         x = export_layer(layer, g, x)
@@ -225,12 +254,21 @@ def _graph(model, g):
     values = {}
     for node in model.inputs:
         values[id(node)] = node.name
-        g.inputs.append(g.value_info(node.name, node.shape))
+        readers = [n.layer for n in model.nodes if any(p is node for p in n.parents)]
+        _declare_input(g, node.name, node.shape, readers, node.sparse)
+    calls = {}  # a multi-output call runs once: its sibling nodes take their outputs from it
     for node in model.nodes:
         if node.is_input:
             continue
+        if node.group is not None and id(node.group) in calls:
+            values[id(node)] = calls[id(node.group)][node.index]
+            continue
         xs = [values[id(p)] for p in node.parents]
-        values[id(node)] = export_layer(node.layer, g, xs if node.layer.multi_input else xs[0])
+        y = export_layer(node.layer, g, xs if node.layer.multi_input else xs[0])
+        if node.group is not None:
+            calls[id(node.group)] = y
+            y = y[node.index]
+        values[id(node)] = y
     for node, name in zip(model.outputs, out_names):
         g.output(values[id(node)], name, node.shape)
 
@@ -248,7 +286,8 @@ def to_onnx(model, path=None, opset=MIN_OPSET):
         raise ImportError('to_onnx needs the onnx package: pip install "nnlite[onnx]"') from None
     opset = _check_opset(onnx, opset)
     model._require_built("to_onnx")
-    g = OnnxGraph(onnx, model.dtype, opset)
+    sparse = any(n.sparse for n in getattr(model, "inputs", []))
+    g = OnnxGraph(onnx, model.dtype, opset, export_layer, "nodes" if sparse else "batch")
     (_graph if hasattr(model, "nodes") else _sequential)(model, g)
     proto = g.model(model.name, f"nnlite model {model.name!r}, exported for inference")
     onnx.checker.check_model(proto)
