@@ -35,12 +35,16 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError
+from .export_onnx_attention import EXPORTERS as ATTENTION_EXPORTERS
+from .export_onnx_graph_conv import EXPORTERS as GRAPH_CONV_EXPORTERS
+from .export_onnx_graph_conv import onnx_adjacency
 from .export_onnx_recurrent import EXPORTERS as RECURRENT_EXPORTERS
 from .export_onnx_seq import EXPORTERS as SEQUENCE_EXPORTERS
 from .layers.base import Layer
 from .onnx_graph import ACTIVATIONS, OnnxGraph, activation
 
-__all__ = ["ACTIVATIONS", "EXPORTERS", "MIN_OPSET", "OnnxGraph", "export_layer", "to_onnx"]
+__all__ = ["ACTIVATIONS", "EXPORTERS", "MIN_OPSET", "OnnxGraph", "export_layer", "onnx_adjacency",
+           "to_onnx"]
 
 MIN_OPSET = 17
 
@@ -181,6 +185,8 @@ EXPORTERS = {
     "LayerNormalization": _layer_norm,
     **SEQUENCE_EXPORTERS,
     **RECURRENT_EXPORTERS,
+    **ATTENTION_EXPORTERS,
+    **GRAPH_CONV_EXPORTERS,
 }
 
 
