@@ -80,11 +80,12 @@ def _concatenate(layer, g, xs):
 
 
 def _residual(layer, g, x):
+    # the block runs without the input's mask, as in Residual.forward
     h = x
     for inner in layer.block:
-        h = export_layer(inner, g, h)
+        h = g.export_unmasked(inner, h)
     proj = layer.projection
-    skip = export_layer(proj, g, x) if proj is not None and not isinstance(proj, str) else x
+    skip = g.export_unmasked(proj, x) if proj is not None and not isinstance(proj, str) else x
     return g.op("Add", [h, skip], f"{layer.name}/Add")
 
 

@@ -40,6 +40,15 @@ class OnnxGraph:
         """The output tensor(s) of ``layer`` applied to ``x`` (see ``export_layer``)."""
         return self._exporter(layer, self, x)
 
+    def export_unmasked(self, layer, x):
+        """``export`` for a sublayer its container calls without a mask (Residual's block, as
+        in ``Residual.forward``): the masks stay out of sight meanwhile."""
+        masks, self.masks = self.masks, {}
+        try:
+            return self._exporter(layer, self, x)
+        finally:
+            self.masks = masks
+
     @property
     def fused_ops(self) -> bool:
         """True for float32 graphs, which use ONNX's fused operators.  Float64 graphs spell the

@@ -9,6 +9,7 @@ Every graph passes ``onnx.checker`` and matches ``model.predict`` on 100 random 
 """
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import nnlite
 from nnlite.errors import ConfigError
@@ -19,7 +20,7 @@ from nnlite.layers import (GELU, Add, ClassToken, Dense, Embedding, Flatten, GCN
                            TransformerDecoder, TransformerEncoder)
 
 from layer_check import randomize
-from onnx_check import check, x_like
+from onnx_check import check, ort, run_ort, x_like
 
 T, S, N = 5, 4, 100
 BOTH = ["reference", "onnxruntime"]
@@ -202,7 +203,6 @@ def test_onnx_adjacency_needs_a_node_count_for_edge_lists():
 def test_a_sage_graph_applies_to_another_graph_size():
     model = _graph_model("sage", "float32")
     proto = to_onnx(model)
-    from onnx_check import ort, run_ort
     if ort is None:
         pytest.skip("onnxruntime is not installed")
     rng = np.random.default_rng(12)
@@ -210,7 +210,6 @@ def test_a_sage_graph_applies_to_another_graph_size():
     a = (rng.random((50, 50)) < 0.1).astype(np.float32)
     (out,) = run_ort(proto, {"features": x, "adjacency": a})
     # the same layers applied by hand with nnlite's normalisation
-    import scipy.sparse as sp
     h, o = model.get_layer("sageconv"), model.get_layer("sageconv_1")
     hidden = h.forward([x, sp.csr_matrix(a)])
     np.testing.assert_allclose(out, o.forward([hidden, sp.csr_matrix(a)]), atol=1e-5)

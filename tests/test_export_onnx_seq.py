@@ -17,8 +17,9 @@ from nnlite.errors import ConfigError
 from nnlite.export import to_onnx
 from nnlite.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Embedding,
                            GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization,
-                           Masking, MaxPooling1D, Reshape, SimpleRNN, TimeDistributed)
-from onnx_check import check, ort, run_ort, x_like
+                           Masking, MaxPooling1D, Reshape, Residual, SimpleRNN,
+                           TimeDistributed)
+from onnx_check import check, onnx, ort, run_ort, run_reference, x_like
 
 T, F = 7, 3
 
@@ -121,6 +122,8 @@ MASK_CONSUMERS = [
                           merge_mode="sum"),
     GlobalAveragePooling1D, lambda: GlobalMaxPooling1D(keepdims=True),
     lambda: [TimeDistributed(Dense(2)), LSTM(2)],           # passed on to the LSTM
+    # Residual runs its block without the mask (Residual.forward), the LSTM after it with it
+    lambda: [Residual([LSTM(5, return_sequences=True)]), LSTM(2)],
 ]
 
 
@@ -148,7 +151,7 @@ def test_embedding_with_mask_zero_feeds_int64_ids_to_every_pattern():
     model.build()
     ids = _ids((100, T), 20, seed=7)
     proto, _ = check(model, ids.astype(np.int64), expect_runners=["reference", "onnxruntime"])
-    assert proto.graph.input[0].type.tensor_type.elem_type == onnx_int64()
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
 
 
 def test_embedding_without_a_mask_and_float_ids():
@@ -159,11 +162,6 @@ def test_embedding_without_a_mask_and_float_ids():
     model.build()
     ids = np.random.default_rng(8).integers(0, 9, (100, T, 1)).astype(np.float32)
     check(model, ids)
-
-
-def onnx_int64():
-    import onnx
-    return onnx.TensorProto.INT64
 
 
 def test_return_state_graph_keeps_every_output():
@@ -223,3 +221,18 @@ def test_char_lstm_gives_the_same_next_character_distribution():
     # a trained model: better than uniform on the real next characters
     nll = -np.mean(np.log(expected[np.arange(64)[:, None], np.arange(64), val[1][:64]]))
     assert nll < np.log(len(vocab)) - 0.5
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_newer_opsets_take_reduction_axes_as_inputs(opset):
+    # ReduceMax/ReduceMean take their axes as an input from opset 18 on
+    model = nnlite.Sequential([Masking(input_shape=(T, F)), LSTM(4, return_sequences=True),
+                               LayerNormalization(), GlobalMaxPooling1D()], seed=4)
+    model.build()
+    proto = to_onnx(model, opset=opset)
+    assert proto.opset_import[0].version == opset
+    x = _masked_x(100, seed=11)
+    outs = [run_reference(proto, {"input": x})[0]] + \
+        ([run_ort(proto, {"input": x})[0]] if ort is not None else [])
+    for out in outs:
+        assert np.max(np.abs(out - model.predict(x))) <= 1e-5
