@@ -9,23 +9,33 @@
 The ONNX graph computes ``predict`` (inference mode: Dropout is the identity, BatchNormalization
 uses its moving statistics, the last activation is applied) with copies of the weights, in the
 model's dtype (float64 models give float64 graphs; onnxruntime's CPU provider has no float64
-kernels for Conv, AveragePool, GlobalAveragePool and Erf, the ONNX ReferenceEvaluator runs them
-all).  Tensors are batch first with a symbolic batch dimension ``"batch"``.  Names:
+kernels for Conv, AveragePool, GlobalAveragePool, Erf and the recurrent operators, the ONNX
+ReferenceEvaluator runs them all).  Tensors are batch first with a symbolic batch dimension
+``"batch"`` (``"nodes"`` in a model with a graph adjacency).  Names:
 
 * a ``Sequential`` model has one input ``"input"`` and one output named after its last layer;
-* a graph ``Model`` keeps its ``Input`` names and names each output after its layer, in the
-  model's order, so ``session.run(None, {"a": xa, "b": xb})`` returns ``[out1, out2]``;
+* a graph ``Model`` keeps its ``Input`` names and names each output after its node, in the
+  model's order (``"lstm"``, ``"lstm:1"``, ... for the outputs of a multi-output call), so
+  ``session.run(None, {"a": xa, "b": xb})`` returns ``[out1, out2]``;
 * initializers are ``<layer>/<weight>`` (``dense_1/kernel``), nodes ``<layer>/<Op>``.
+
+Inputs: the model's dtype, except token ids read only by Embedding layers (int64) and a graph
+adjacency (a dense (nodes, nodes) matrix, see ``nnlite.export_onnx_graph_conv``).
 
 Layers are exported by a per-class table, ``EXPORTERS[class name](layer, g, x) -> y``: ``g``
 is the ``OnnxGraph`` under construction, ``x`` the name of the input tensor (a list of names for
-multi-input layers, as in ``Layer.forward``) and ``y`` the name of the output tensor.  An entry
-adds nodes with ``g.op`` and weights with ``g.weight``; activations are looked up in
-``ACTIVATIONS[name](g, x, params, hint)``.  Masks travel beside tensors in ``g.masks``
-(tensor name → name of its boolean (batch, time) mask): an entry that makes a mask sets
-``g.masks[y]``, one that consumes it reads ``g.masks.get(x)``, and the driver passes a mask on
-through layers that keep the (batch, time) axes (the masking contract's default rule).
-A layer or activation without an entry raises ``ConfigError`` naming it.
+multi-input layers, as in ``Layer.forward``) and ``y`` the name of the output tensor (a list for
+a ``multi_output`` layer).  An entry adds nodes with ``g.op`` and weights with ``g.weight``, and
+exports its sublayers with ``g.export``; activations are looked up in
+``ACTIVATIONS[name](g, x, params, hint)``.  The sequence, recurrent, attention and graph
+layers' entries live in ``export_onnx_seq``, ``export_onnx_recurrent``,
+``export_onnx_attention`` and ``export_onnx_graph_conv``.  Masks travel beside tensors in
+``g.masks`` (tensor name → name of its boolean (batch, time) mask), by nnlite's rule: an entry
+for a layer that overrides ``compute_mask`` sets ``g.masks`` for its outputs itself (Embedding,
+Masking, the recurrent layers, attention, ...); for the others the driver passes the input masks
+on (AND-ed) when the output keeps the (batch, time) axes.  A layer or activation without an
+entry, and what ONNX cannot express (a ``stateful`` recurrent layer), raise ``ConfigError``
+naming the layer.
 
 Opset 17 or newer (17 brings LayerNormalization).  ``onnx`` is imported only when ``to_onnx``
 is called: ``pip install "nnlite[onnx]"``.
@@ -284,9 +294,11 @@ def to_onnx(model, path=None, opset=MIN_OPSET):
     """An ``onnx.ModelProto`` computing ``model.predict`` with copies of the model's weights;
     also written to ``path`` (atomically) when given.
 
-    Inputs and outputs: (batch, *shape) tensors of the model's dtype, batch symbolic.  The
-    result passes ``onnx.checker.check_model``.  Raises ``ConfigError`` naming the layer (or
-    activation) that has no ONNX form, and for an ``opset`` below 17."""
+    Inputs and outputs: (batch, *shape) tensors of the model's dtype, batch symbolic (token ids
+    for Embedding layers: int64; a graph adjacency: dense (nodes, nodes), see
+    ``onnx_adjacency``).  The result passes ``onnx.checker.check_model``.  Raises
+    ``ConfigError`` naming the layer (or activation) that has no ONNX form or cannot be
+    expressed (``stateful=True``), and for an ``opset`` below 17."""
     try:
         import onnx
     except ImportError:  # pragma: no cover - depends on the environment
