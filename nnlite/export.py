@@ -311,4 +311,4 @@ def _graph_module(model, modules, ctx):
             return outs if multi_out else outs[0]
 
     return GraphModule().train(False)
-from .export_onnx import to_onnx  # noqa: E402,F401  (ONNX: nnlite.export.to_onnx)
+from .export_onnx import onnx_adjacency, to_onnx  # noqa: E402,F401  (nnlite.export.to_onnx)

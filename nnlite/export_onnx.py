@@ -9,23 +9,33 @@
 The ONNX graph computes ``predict`` (inference mode: Dropout is the identity, BatchNormalization
 uses its moving statistics, the last activation is applied) with copies of the weights, in the
 model's dtype (float64 models give float64 graphs; onnxruntime's CPU provider has no float64
-kernels for Conv, AveragePool, GlobalAveragePool and Erf, the ONNX ReferenceEvaluator runs them
-all).  Tensors are batch first with a symbolic batch dimension ``"batch"``.  Names:
+kernels for Conv, AveragePool, GlobalAveragePool, Erf and the recurrent operators, the ONNX
+ReferenceEvaluator runs them all).  Tensors are batch first with a symbolic batch dimension
+``"batch"`` (``"nodes"`` in a model with a graph adjacency).  Names:
 
 * a ``Sequential`` model has one input ``"input"`` and one output named after its last layer;
-* a graph ``Model`` keeps its ``Input`` names and names each output after its layer, in the
-  model's order, so ``session.run(None, {"a": xa, "b": xb})`` returns ``[out1, out2]``;
+* a graph ``Model`` keeps its ``Input`` names and names each output after its node, in the
+  model's order (``"lstm"``, ``"lstm:1"``, ... for the outputs of a multi-output call), so
+  ``session.run(None, {"a": xa, "b": xb})`` returns ``[out1, out2]``;
 * initializers are ``<layer>/<weight>`` (``dense_1/kernel``), nodes ``<layer>/<Op>``.
+
+Inputs: the model's dtype, except token ids read only by Embedding layers (int64) and a graph
+adjacency (a dense (nodes, nodes) matrix, see ``nnlite.export_onnx_graph_conv``).
 
 Layers are exported by a per-class table, ``EXPORTERS[class name](layer, g, x) -> y``: ``g``
 is the ``OnnxGraph`` under construction, ``x`` the name of the input tensor (a list of names for
-multi-input layers, as in ``Layer.forward``) and ``y`` the name of the output tensor.  An entry
-adds nodes with ``g.op`` and weights with ``g.weight``; activations are looked up in
-``ACTIVATIONS[name](g, x, params, hint)``.  Masks travel beside tensors in ``g.masks``
-(tensor name → name of its boolean (batch, time) mask): an entry that makes a mask sets
-``g.masks[y]``, one that consumes it reads ``g.masks.get(x)``, and the driver passes a mask on
-through layers that keep the (batch, time) axes (the masking contract's default rule).
-A layer or activation without an entry raises ``ConfigError`` naming it.
+multi-input layers, as in ``Layer.forward``) and ``y`` the name of the output tensor (a list for
+a ``multi_output`` layer).  An entry adds nodes with ``g.op`` and weights with ``g.weight``, and
+exports its sublayers with ``g.export``; activations are looked up in
+``ACTIVATIONS[name](g, x, params, hint)``.  The sequence, recurrent, attention and graph
+layers' entries live in ``export_onnx_seq``, ``export_onnx_recurrent``,
+``export_onnx_attention`` and ``export_onnx_graph_conv``.  Masks travel beside tensors in
+``g.masks`` (tensor name → name of its boolean (batch, time) mask), by nnlite's rule: an entry
+for a layer that overrides ``compute_mask`` sets ``g.masks`` for its outputs itself (Embedding,
+Masking, the recurrent layers, attention, ...); for the others the driver passes the input masks
+on (AND-ed) when the output keeps the (batch, time) axes.  A layer or activation without an
+entry, and what ONNX cannot express (a ``stateful`` recurrent layer), raise ``ConfigError``
+naming the layer.
 
 Opset 17 or newer (17 brings LayerNormalization).  ``onnx`` is imported only when ``to_onnx``
 is called: ``pip install "nnlite[onnx]"``.
@@ -35,9 +45,16 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError
+from .export_onnx_attention import EXPORTERS as ATTENTION_EXPORTERS
+from .export_onnx_graph_conv import EXPORTERS as GRAPH_CONV_EXPORTERS
+from .export_onnx_graph_conv import onnx_adjacency
+from .export_onnx_recurrent import EXPORTERS as RECURRENT_EXPORTERS
+from .export_onnx_seq import EXPORTERS as SEQUENCE_EXPORTERS
+from .layers.base import Layer
 from .onnx_graph import ACTIVATIONS, OnnxGraph, activation
 
-__all__ = ["ACTIVATIONS", "EXPORTERS", "MIN_OPSET", "OnnxGraph", "export_layer", "to_onnx"]
+__all__ = ["ACTIVATIONS", "EXPORTERS", "MIN_OPSET", "OnnxGraph", "export_layer", "onnx_adjacency",
+           "to_onnx"]
 
 MIN_OPSET = 17
 
@@ -73,11 +90,12 @@ def _concatenate(layer, g, xs):
 
 
 def _residual(layer, g, x):
+    # the block runs without the input's mask, as in Residual.forward
     h = x
     for inner in layer.block:
-        h = export_layer(inner, g, h)
+        h = g.export_unmasked(inner, h)
     proj = layer.projection
-    skip = export_layer(proj, g, x) if proj is not None and not isinstance(proj, str) else x
+    skip = g.export_unmasked(proj, x) if proj is not None and not isinstance(proj, str) else x
     return g.op("Add", [h, skip], f"{layer.name}/Add")
 
 
@@ -176,27 +194,42 @@ EXPORTERS = {
     "Dropout": lambda layer, g, x: x,  # the identity at inference
     "BatchNormalization": _batch_norm,
     "LayerNormalization": _layer_norm,
+    **SEQUENCE_EXPORTERS,
+    **RECURRENT_EXPORTERS,
+    **ATTENTION_EXPORTERS,
+    **GRAPH_CONV_EXPORTERS,
 }
 
 
 def export_layer(layer, g, x):
-    """The output tensor of one built layer applied to ``x`` (via ``EXPORTERS``); carries the
-    input's mask on when the layer keeps the (batch, time) axes and set none itself."""
+    """The output tensor of one built layer applied to ``x`` (a list of tensors for a
+    ``multi_output`` layer), via ``EXPORTERS``.  Masks follow nnlite's rule: a layer that
+    overrides ``compute_mask`` sets ``g.masks`` itself; for the others the input masks pass on
+    (AND-ed) when the output keeps the (batch, time) axes (``Layer.compute_mask``)."""
     make = EXPORTERS.get(type(layer).__name__)
     if make is None:
         raise ConfigError(f"to_onnx: layer {layer.name!r} of type {type(layer).__name__} has no "
                           f"ONNX export; exportable: {sorted(EXPORTERS)} (an exporter is one "
                           "entry in nnlite.export_onnx.EXPORTERS)")
     y = make(layer, g, x)
-    if isinstance(x, str) and x in g.masks and y not in g.masks \
-            and _keeps_time_axis(layer.input_shape, layer.output_shape):
-        g.masks[y] = g.masks[x]
+    if type(layer).compute_mask is Layer.compute_mask and isinstance(y, str) \
+            and y not in g.masks:
+        _default_mask(layer, g, x, y)
     return y
 
 
-def _keeps_time_axis(input_shape, output_shape):
-    return (len(input_shape) >= 2 and len(output_shape) >= 2
-            and input_shape[0] == output_shape[0])
+def _default_mask(layer, g, x, y):
+    xs = x if isinstance(x, list) else [x]
+    shapes = layer.input_shape if isinstance(x, list) else [layer.input_shape]
+    masked = [(g.masks[t], s) for t, s in zip(xs, shapes) if t in g.masks]
+    out = layer.output_shape
+    if not masked or isinstance(out, list) or len(out) < 2 \
+            or any(s[0] != out[0] for _, s in masked):
+        return
+    mask = masked[0][0]
+    for k, (other, _) in enumerate(masked[1:]):
+        mask = g.op("And", [mask, other], f"{layer.name}/mask_and" + (f"_{k}" if k else ""))
+    g.masks[y] = mask
 
 
 # ---------------------------------------------------------------------------- models
@@ -209,10 +242,23 @@ def _check_opset(onnx, opset):
     return int(opset)
 
 
+def _declare_input(g, name, shape, readers, sparse=False):
+    """A graph input: token ids (every reader an Embedding) are int64; a graph adjacency is
+    a dense (nodes, nodes) matrix of the model's dtype."""
+    if sparse:
+        g.inputs.append(g.value_info(name, [g.batch]))
+    elif readers and all(type(r).__name__ == "Embedding" for r in readers):
+        g.inputs.append(g.value_info(name, shape, g.helper.np_dtype_to_tensor_dtype(
+            np.dtype(np.int64))))
+        g.int64.add(name)
+    else:
+        g.inputs.append(g.value_info(name, shape))
+
+
 def _sequential(model, g):
     output = model.layers[-1].name
     g.reserve(["input", output])
-    g.inputs.append(g.value_info("input", model.input_shape))
+    _declare_input(g, "input", model.input_shape, model.layers[:1])
     x = "input"
     for layer in model.layers:
         x = export_layer(layer, g, x)
@@ -225,12 +271,21 @@ def _graph(model, g):
     values = {}
     for node in model.inputs:
         values[id(node)] = node.name
-        g.inputs.append(g.value_info(node.name, node.shape))
+        readers = [n.layer for n in model.nodes if any(p is node for p in n.parents)]
+        _declare_input(g, node.name, node.shape, readers, node.sparse)
+    calls = {}  # a multi-output call runs once: its sibling nodes take their outputs from it
     for node in model.nodes:
         if node.is_input:
             continue
+        if node.group is not None and id(node.group) in calls:
+            values[id(node)] = calls[id(node.group)][node.index]
+            continue
         xs = [values[id(p)] for p in node.parents]
-        values[id(node)] = export_layer(node.layer, g, xs if node.layer.multi_input else xs[0])
+        y = export_layer(node.layer, g, xs if node.layer.multi_input else xs[0])
+        if node.group is not None:
+            calls[id(node.group)] = y
+            y = y[node.index]
+        values[id(node)] = y
     for node, name in zip(model.outputs, out_names):
         g.output(values[id(node)], name, node.shape)
 
@@ -239,16 +294,19 @@ def to_onnx(model, path=None, opset=MIN_OPSET):
     """An ``onnx.ModelProto`` computing ``model.predict`` with copies of the model's weights;
     also written to ``path`` (atomically) when given.
 
-    Inputs and outputs: (batch, *shape) tensors of the model's dtype, batch symbolic.  The
-    result passes ``onnx.checker.check_model``.  Raises ``ConfigError`` naming the layer (or
-    activation) that has no ONNX form, and for an ``opset`` below 17."""
+    Inputs and outputs: (batch, *shape) tensors of the model's dtype, batch symbolic (token ids
+    for Embedding layers: int64; a graph adjacency: dense (nodes, nodes), see
+    ``onnx_adjacency``).  The result passes ``onnx.checker.check_model``.  Raises
+    ``ConfigError`` naming the layer (or activation) that has no ONNX form or cannot be
+    expressed (``stateful=True``), and for an ``opset`` below 17."""
     try:
         import onnx
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError('to_onnx needs the onnx package: pip install "nnlite[onnx]"') from None
     opset = _check_opset(onnx, opset)
     model._require_built("to_onnx")
-    g = OnnxGraph(onnx, model.dtype, opset)
+    sparse = any(n.sparse for n in getattr(model, "inputs", []))
+    g = OnnxGraph(onnx, model.dtype, opset, export_layer, "nodes" if sparse else "batch")
     (_graph if hasattr(model, "nodes") else _sequential)(model, g)
     proto = g.model(model.name, f"nnlite model {model.name!r}, exported for inference")
     onnx.checker.check_model(proto)

@@ -17,16 +17,37 @@ __all__ = ["ACTIVATIONS", "OnnxGraph", "activation"]
 class OnnxGraph:
     """The ONNX graph being built: nodes, initializers, inputs/outputs and unique names.
 
-    ``dtype`` is the model's float dtype; every weight and constant is stored in it."""
+    ``dtype`` is the model's float dtype; every weight and constant is stored in it.
+    ``exporter(layer, g, x)`` exports one layer (``nnlite.export_onnx.export_layer``); the
+    exporters of containers reach it as ``g.export(layer, x)``.  ``batch`` names the symbolic
+    first dimension (``"nodes"`` for graph-adjacency models)."""
 
-    def __init__(self, onnx, dtype, opset):
+    def __init__(self, onnx, dtype, opset, exporter=None, batch="batch"):
         self.onnx, self.helper, self.numpy_helper = onnx, onnx.helper, onnx.numpy_helper
         self.dtype = np.dtype(dtype)
         self.elem_type = self.helper.np_dtype_to_tensor_dtype(self.dtype)
         self.opset = opset
+        self.batch = batch
         self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
+        #: tensor name -> the name of its boolean (batch, time) mask
         self.masks: dict[str, str] = {}
+        #: names of the int64 tensors (token ids given as int64 graph inputs)
+        self.int64: set[str] = set()
+        self._exporter = exporter
         self._taken: set[str] = set()
+
+    def export(self, layer, x):
+        """The output tensor(s) of ``layer`` applied to ``x`` (see ``export_layer``)."""
+        return self._exporter(layer, self, x)
+
+    def export_unmasked(self, layer, x):
+        """``export`` for a sublayer its container calls without a mask (Residual's block, as
+        in ``Residual.forward``): the masks stay out of sight meanwhile."""
+        masks, self.masks = self.masks, {}
+        try:
+            return self._exporter(layer, self, x)
+        finally:
+            self.masks = masks
 
     @property
     def fused_ops(self) -> bool:
@@ -56,7 +77,8 @@ class OnnxGraph:
     def constant(self, array, hint: str) -> str:
         """An initializer holding ``array`` in its own dtype (e.g. int64 shapes)."""
         name = self.name(hint)
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        # np.array, not np.ascontiguousarray, which turns a 0-d array into a 1-d one
+        self.initializers.append(self.numpy_helper.from_array(np.array(array, order="C"), name))
         return name
 
     def scalar(self, value: float, hint: str) -> str:
@@ -72,18 +94,55 @@ class OnnxGraph:
                                                 name=self.name(f"{hint}/node"), **attrs))
         return names if outputs > 1 else names[0]
 
+    def ints(self, values, hint: str) -> str:
+        """A 1-d int64 constant (shapes, axes, indices)."""
+        return self.constant(np.array(values, dtype=np.int64).reshape(-1), hint)
+
+    def reduce(self, op_type: str, x: str, axes, hint: str, keepdims: int = 1) -> str:
+        """``op_type`` (ReduceMean, ReduceMax, ReduceSum, ...) over ``axes``.  Their axes are
+        an input from opset 18 on (ReduceSum: from 13), an attribute before."""
+        if self.opset < 18 and op_type != "ReduceSum":
+            return self.op(op_type, [x], hint, axes=list(axes), keepdims=keepdims)
+        return self.op(op_type, [x, self.ints(axes, f"{hint}/axes")], hint, keepdims=keepdims)
+
     def reduce_mean(self, x: str, axes, hint: str) -> str:
-        """Mean over ``axes`` keeping them (axes are an attribute before opset 18, an input
-        from 18 on)."""
-        if self.opset < 18:
-            return self.op("ReduceMean", [x], hint, axes=list(axes), keepdims=1)
-        axes = self.constant(np.array(axes, dtype=np.int64), f"{hint}/axes")
-        return self.op("ReduceMean", [x, axes], hint, keepdims=1)
+        """Mean over ``axes`` keeping them."""
+        return self.reduce("ReduceMean", x, axes, hint)
+
+    def unsqueeze(self, x: str, axes, hint: str) -> str:
+        return self.op("Unsqueeze", [x, self.ints(axes, f"{hint}/axes")], hint)
+
+    def squeeze(self, x: str, axes, hint: str) -> str:
+        return self.op("Squeeze", [x, self.ints(axes, f"{hint}/axes")], hint)
+
+    def reshape(self, x: str, shape, hint: str) -> str:
+        """``x`` reshaped to ``shape`` (0 copies that dimension, -1 is inferred: the batch
+        stays symbolic)."""
+        return self.op("Reshape", [x, self.ints(shape, f"{hint}/shape")], hint)
+
+    def cast(self, x: str, to, hint: str) -> str:
+        """``x`` cast to the NumPy dtype ``to`` (``bool``, ``np.int64``, the model's dtype)."""
+        return self.op("Cast", [x], hint, to=self.helper.np_dtype_to_tensor_dtype(np.dtype(to)))
+
+    def reverse_time(self, x: str, hint: str) -> str:
+        """``x[:, ::-1]``: axis 1 reversed (a Slice with step -1)."""
+        return self.op("Slice", [x, self.ints([-1], f"{hint}/starts"),
+                                 self.ints([np.iinfo(np.int64).min], f"{hint}/ends"),
+                                 self.ints([1], f"{hint}/axes"), self.ints([-1], f"{hint}/steps")],
+                       hint)
+
+    def batch_shape(self, x: str, tail, hint: str) -> str:
+        """The int64 shape [batch of ``x``, *tail] (for Expand)."""
+        batch = self.op("Slice", [self.op("Shape", [x], f"{hint}/shape_of"),
+                                  self.ints([0], f"{hint}/zero"), self.ints([1], f"{hint}/one")],
+                        f"{hint}/batch")
+        return self.op("Concat", [batch, self.ints(list(tail), f"{hint}/tail")], hint, axis=0)
 
     def value_info(self, name, shape, elem_type=None):
-        """A typed tensor of shape (batch, *shape) with a symbolic batch dimension."""
+        """A typed tensor of shape (batch, *shape) with a symbolic batch dimension (``shape``
+        entries may be symbols too)."""
         return self.helper.make_tensor_value_info(
-            name, self.elem_type if elem_type is None else elem_type, ["batch", *shape])
+            name, self.elem_type if elem_type is None else elem_type, [self.batch, *shape])
 
     def output(self, tensor: str, name: str, shape) -> None:
         """Declare graph output ``name`` (reserved beforehand) as a copy of ``tensor``."""

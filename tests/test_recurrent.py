@@ -36,6 +36,8 @@ CASES = [
     ("gru_reset_before", lambda: GRU(3, reset_after=False, return_sequences=True), SHAPE,
      4 * 9 + 3 * 9 + 9, MASK),
     ("gru_state", lambda: GRU(3, return_state=True, return_sequences=True), SHAPE, 81, None),
+    ("gru_hard_sigmoid_relu", lambda: GRU(3, activation="relu", recurrent_activation="hard_sigmoid",
+                                           return_sequences=True), SHAPE, 81, MASK),
     ("lstm_zero_output", lambda: LSTM(3, return_sequences=True, zero_output_for_mask=True),
      SHAPE, 96, MASK),
 ]
