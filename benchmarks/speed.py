@@ -95,10 +95,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import nnlite  # noqa: E402
-
 from _harness import Context, load_data  # noqa: E402
 from _report import markdown  # noqa: E402
+
+import nnlite  # noqa: E402
 
 #: the workload modules, in table order; each defines WORKLOADS (see the docstring)
 WORKLOAD_MODULES = ("mlp", "cnn")
@@ -272,7 +272,8 @@ def _reset_peak_rss():
 
 def memory_child(key, epochs, quick):
     """In a fresh process without the peers: warm the code with a 300-image fit of the same
-    model (a short last batch included), then measure the peak RSS of the real fit and what the bound counts."""
+    model (a short last batch included), then measure the peak RSS of the real fit and what the
+    bound counts."""
     from _harness import activation_bytes
 
     case = workload_specs()[key].memory(quick)

@@ -14,15 +14,42 @@ import pytest
 import nnlite
 from nnlite.errors import ConfigError
 from nnlite.export import to_onnx
-from nnlite.export_onnx import ACTIVATIONS, EXPORTERS
-from nnlite.layers import (ELU, GELU, REGISTRY, Activation, Add, AvgPool2D, BatchNormalization,
-                           Concatenate, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D,
-                           HardSigmoid, Identity, Layer, LayerNormalization, LeakyReLU, MaxPool2D,
-                           Multiply, ReLU, Reshape, Residual, Sigmoid, SiLU, Softmax, Softplus,
-                           Softsign, Subtract, Tanh)
+from nnlite.integrations.onnx.export import ACTIVATIONS, EXPORTERS
+from nnlite.layers import (
+    ELU,
+    GELU,
+    REGISTRY,
+    Activation,
+    Add,
+    AvgPool2D,
+    BatchNormalization,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    HardSigmoid,
+    Identity,
+    Layer,
+    LayerNormalization,
+    LeakyReLU,
+    MaxPool2D,
+    Multiply,
+    ReLU,
+    Reshape,
+    Residual,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Subtract,
+    Tanh,
+)
 
 onnx = pytest.importorskip("onnx")
-from onnx.reference import ReferenceEvaluator
+from onnx.reference import ReferenceEvaluator  # noqa: E402 (onnx may be absent: skip first)
 
 try:
     import onnxruntime as ort
@@ -306,7 +333,7 @@ def test_every_registered_layer_has_an_exporter():
 
 def test_masks_pass_through_layers_that_keep_the_time_axis():
     # the seam for masked sequence layers: a mask rides beside its tensor in g.masks
-    from nnlite.export_onnx import OnnxGraph, export_layer
+    from nnlite.integrations.onnx.export import OnnxGraph, export_layer
     rng = np.random.default_rng(0)
     g = OnnxGraph(onnx, np.float32, 17)
     tanh, flatten = Tanh(name="tanh"), Flatten(name="flatten")
