@@ -36,8 +36,8 @@ Method (so the numbers mean something on a shared machine)
 * an A/A control column per workload: the NumPy loop (nnlite where there is none) timed again as
   a second column.  Its ratio must lie in 0.95–1.05 and both columns' medians within 1.25× their
   minima (two equally disturbed columns agree with each other), else the run is unusable: the
-  script prints ``CHECK FAILED`` and exits with status 3 (``--quick`` reports it without failing: one
-  repetition of a tiny run says nothing about fairness);
+  script prints ``CHECK FAILED`` and exits with status 3 (``--quick`` reports it without
+  failing: one repetition of a tiny run says nothing about fairness);
 * the same initial weights and the same batch order everywhere (nnlite's ``fit(seed=S)`` draws
   ``default_rng(S).permutation(n)`` per epoch, and the loops draw exactly that): the columns'
   losses must agree (``value_rtol`` of the workload), else ``CHECK FAILED`` too.  scikit-learn
@@ -96,10 +96,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import nnlite  # noqa: E402
-
 from _harness import Context, load_data  # noqa: E402
 from _report import markdown  # noqa: E402
+
+import nnlite  # noqa: E402
 
 #: the workload modules, in table order; each defines WORKLOADS (see the docstring)
 WORKLOAD_MODULES = ("mlp", "cnn")
@@ -278,7 +278,8 @@ def _reset_peak_rss():
 
 def memory_child(key, epochs, quick):
     """In a fresh process without the peers: warm the code with a 300-image fit of the same
-    model (a short last batch included), then measure the peak RSS of the real fit and what the bound counts."""
+    model (a short last batch included), then measure the peak RSS of the real fit and what the
+    bound counts."""
     from _harness import activation_bytes
 
     case = workload_specs()[key].memory(quick)

@@ -20,7 +20,7 @@ import pytest
 from nnlite.export import to_onnx
 
 onnx = pytest.importorskip("onnx")
-from onnx.reference import ReferenceEvaluator
+from onnx.reference import ReferenceEvaluator  # noqa: E402 (onnx may be absent: skip first)
 
 try:
     import onnxruntime as ort

@@ -10,19 +10,45 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_check import check as _check_runs
+from onnx_check import onnx, ort, run_ort, run_reference, x_like
 
 import nnlite
 from nnlite.errors import ConfigError
 from nnlite.export import to_onnx
-from nnlite.export_onnx import ACTIVATIONS, EXPORTERS
-from nnlite.layers import (ELU, GELU, REGISTRY, Activation, Add, AvgPool2D, BatchNormalization,
-                           Concatenate, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D,
-                           HardSigmoid, Identity, Layer, LayerNormalization, LeakyReLU, MaxPool2D,
-                           Multiply, ReLU, Reshape, Residual, Sigmoid, SiLU, Softmax, Softplus,
-                           Softsign, Subtract, Tanh)
-
-from onnx_check import onnx, ort, run_ort, run_reference, x_like
-from onnx_check import check as _check_runs
+from nnlite.integrations.onnx.export import ACTIVATIONS, EXPORTERS
+from nnlite.layers import (
+    ELU,
+    GELU,
+    REGISTRY,
+    Activation,
+    Add,
+    AvgPool2D,
+    BatchNormalization,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    HardSigmoid,
+    Identity,
+    Layer,
+    LayerNormalization,
+    LeakyReLU,
+    MaxPool2D,
+    Multiply,
+    ReLU,
+    Reshape,
+    Residual,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Subtract,
+    Tanh,
+)
 
 _run_reference, _run_ort, _x = run_reference, run_ort, x_like
 
@@ -262,7 +288,7 @@ def test_every_registered_layer_has_an_exporter():
 
 def test_masks_pass_through_layers_that_keep_the_time_axis():
     # the seam for masked sequence layers: a mask rides beside its tensor in g.masks
-    from nnlite.export_onnx import OnnxGraph, export_layer
+    from nnlite.integrations.onnx.export import OnnxGraph, export_layer
     rng = np.random.default_rng(0)
     g = OnnxGraph(onnx, np.float32, 17)
     tanh, flatten = Tanh(name="tanh"), Flatten(name="flatten")

@@ -10,17 +10,29 @@ Every graph passes ``onnx.checker`` and matches ``model.predict`` on 100 random 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from layer_check import randomize
+from onnx_check import check, ort, run_ort, x_like
 
 import nnlite
 from nnlite.errors import ConfigError
 from nnlite.export import onnx_adjacency, to_onnx
-from nnlite.layers import (Add, ClassToken, Dense, Embedding, Flatten, GCNConv,
-                           GlobalAveragePooling1D, MultiHeadAttention, PatchEmbedding,
-                           PositionEmbedding, SAGEConv, SelectToken, SinePositionEncoding,
-                           TransformerDecoder, TransformerEncoder)
-
-from layer_check import randomize
-from onnx_check import check, ort, run_ort, x_like
+from nnlite.layers import (
+    Add,
+    ClassToken,
+    Dense,
+    Embedding,
+    Flatten,
+    GCNConv,
+    GlobalAveragePooling1D,
+    MultiHeadAttention,
+    PatchEmbedding,
+    PositionEmbedding,
+    SAGEConv,
+    SelectToken,
+    SinePositionEncoding,
+    TransformerDecoder,
+    TransformerEncoder,
+)
 
 T, S, N = 5, 4, 100
 BOTH = ["reference", "onnxruntime"]

@@ -11,16 +11,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from layer_check import randomize
+from onnx_check import check, onnx, ort, run_ort, run_reference, x_like
 
 import nnlite
 from nnlite.errors import ConfigError
 from nnlite.export import to_onnx
-from nnlite.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Embedding,
-                           GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization,
-                           Masking, MaxPooling1D, Reshape, Residual, SimpleRNN,
-                           TimeDistributed)
-from layer_check import randomize
-from onnx_check import check, onnx, ort, run_ort, run_reference, x_like
+from nnlite.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Conv1D,
+    Dense,
+    Embedding,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    LayerNormalization,
+    Masking,
+    MaxPooling1D,
+    Reshape,
+    Residual,
+    SimpleRNN,
+    TimeDistributed,
+)
 
 T, F = 7, 3
 

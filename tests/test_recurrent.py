@@ -4,14 +4,13 @@ float32), PyTorch parity in both directions, padded-and-masked batches equal to 
 sequence alone, stateful layers, return_state in graph models, and bad configurations."""
 import numpy as np
 import pytest
+import seq_contract as sc
+import seq_ref
 
 import nnlite
 from nnlite.errors import ConfigError, ShapeError
 from nnlite.gradcheck import check_model
 from nnlite.layers import GRU, LSTM, Dense, SimpleRNN
-
-import seq_contract as sc
-import seq_ref
 
 SHAPE = (3, 6, 4)
 MASK = sc.ragged_mask(3, 6)
