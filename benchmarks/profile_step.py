@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 from _harness import load_data  # noqa: E402
 
-import nnlite.training  # noqa: E402
+import nnlite.training.loop  # noqa: E402
 
 
 def make(key, x, y):
@@ -118,7 +118,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--cpu", action="store_true",
-                        help="time with process_time (CPU time: steadier on a busy machine, one thread)")
+                        help="time with process_time (CPU time: steadier on a busy machine, "
+                        "one thread)")
     args = parser.parse_args(argv)
     if args.cpu:
         Probe.clock = time.process_time
@@ -151,7 +152,7 @@ def main(argv=None):
         probe.wrap(loss, "_forward", "loss forward")
         probe.wrap(loss, "_backward", "loss backward")
         probe.wrap(model.optimizer, "step", "optimizer step")
-        probe.wrap(nnlite.training._Batches, "__call__", "batch gather")
+        probe.wrap(nnlite.training.loop._Batches, "__call__", "batch gather")
         probe.count_numpy()
         t0 = clock()
         model.fit(x, y, epochs=epochs, verbose=0, seed=0, **kwargs)

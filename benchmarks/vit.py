@@ -33,8 +33,16 @@ sys.path.insert(0, str(HERE))
 
 import nnlite  # noqa: E402
 import nnlite.export  # noqa: E402  (to_torch; not imported by nnlite itself)
-from nnlite.layers import (Add, ClassToken, Dense, LayerNormalization, PatchEmbedding,  # noqa: E402
-                           PositionEmbedding, SelectToken, TransformerEncoder)
+from nnlite.layers import (  # noqa: E402
+    Add,
+    ClassToken,
+    Dense,
+    LayerNormalization,
+    PatchEmbedding,
+    PositionEmbedding,
+    SelectToken,
+    TransformerEncoder,
+)
 
 from _harness import WorkloadSpec  # noqa: E402
 

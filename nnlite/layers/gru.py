@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from ..math import activations
 from .recurrent import Recurrent, _elementwise, _flag, half_scale, slope
 
 __all__ = ["GRU"]
@@ -77,6 +77,7 @@ class GRU(Recurrent):
         after = self.reset_after
         rec_bias = self.params["bias"][1] if after and self.use_bias else None
         fast = self._fast_gates
+        scale = shift = None
         if fast:  # z/2 on the z, r columns, folded into the projection, kernel and bias
             scale, shift = half_scale(width, np.r_[0:2 * h], self.dtype)
             proj *= scale

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from ..math import activations
 from .recurrent import Recurrent, _elementwise, _flag, half_scale, slope
 
 __all__ = ["LSTM"]

@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
 from ..errors import ConfigError, ShapeError
+from ..math import activations, initializers, regularizers
 from .base import Layer
 
 __all__ = ["Recurrent"]
