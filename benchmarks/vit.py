@@ -31,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _harness import WorkloadSpec  # noqa: E402
+
 import nnlite  # noqa: E402
 import nnlite.export  # noqa: E402  (to_torch; not imported by nnlite itself)
 from nnlite.layers import (  # noqa: E402
@@ -43,8 +45,6 @@ from nnlite.layers import (  # noqa: E402
     SelectToken,
     TransformerEncoder,
 )
-
-from _harness import WorkloadSpec  # noqa: E402
 
 DESCRIPTION = ("ViT patch 7, dim 64, 4 heads, 2 pre-norm encoder blocks, GELU MLP 128, class "
                "token, Adam, batch 64, on 1x28x28 images")
@@ -117,7 +117,7 @@ def build(ctx):
     model.build()
     init = model.get_weights()
     n = images.shape[0]
-    tokens, dim, hidden, heads = 17, 64, 128, 4
+    tokens, dim, hidden = 17, 64, 128
     block = 4 * tokens * dim * dim + 2 * tokens * tokens * dim + 2 * tokens * dim * hidden
     macs = 16 * 49 * dim + 2 * block + dim * 10
     # float32 Adam from the same start: summation orders differ between the libraries, so

@@ -27,11 +27,10 @@ import argparse
 import time
 
 import numpy as np
+from char_lm import BATCH, STEPS, Budget, bits_per_char, blas_threads, load_data
 
 import nnlite
 from nnlite.layers import Dense, LayerNormalization, TokenAndPositionEmbedding, TransformerDecoder
-
-from char_lm import BATCH, STEPS, Budget, bits_per_char, blas_threads, load_data
 
 DIM, HEADS, HIDDEN, BLOCKS, LR = 64, 4, 256, 2, 2e-3
 

@@ -6,7 +6,7 @@ import pytest
 from scipy.special import erfc, erfcx
 
 from nnlite import activations
-from nnlite.activations import _TAIL_Q, _TAIL_T, _SQRT_HALF
+from nnlite.activations import _SQRT_HALF, _TAIL_Q, _TAIL_T
 
 GELU = activations.get("gelu")
 

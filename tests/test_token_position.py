@@ -3,13 +3,19 @@ tables (repeated ids accumulate), masks from mask_zero reaching the Transformer 
 and save/load round trips, freezing, the PyTorch export, float32 and errors."""
 import numpy as np
 import pytest
+from layer_check import built, gradient_errors, randomize
 
 import nnlite
 from nnlite.errors import ConfigError, InputValueError, ShapeError
-from nnlite.layers import (REGISTRY, Dense, Embedding, Flatten, PositionEmbedding,
-                           TokenAndPositionEmbedding, TransformerEncoder)
-
-from layer_check import built, gradient_errors, randomize
+from nnlite.layers import (
+    REGISTRY,
+    Dense,
+    Embedding,
+    Flatten,
+    PositionEmbedding,
+    TokenAndPositionEmbedding,
+    TransformerEncoder,
+)
 
 IDS = np.array([[3, 1, 4, 1, 5], [9, 2, 6, 5, 3], [0, 0, 2, 7, 1]])   # repeats in and across rows
 

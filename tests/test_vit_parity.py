@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nnlite
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 CLOSE = {"float64": {"rtol": 1e-8, "atol": 1e-10}, "float32": {"rtol": 1e-3, "atol": 1e-5}}
@@ -34,8 +32,9 @@ def _torch_steps(torch, net, opt, x, y, batch):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_vit_gradients_and_adam_steps_match_pytorch(dtype):
     torch = pytest.importorskip("torch")
-    import nnlite.export
     from vit import nnlite_vit
+
+    import nnlite.export
 
     rng = np.random.default_rng(0)
     x, y = rng.random((80, 1, 28, 28)).astype(dtype), rng.integers(0, 10, 80)

@@ -75,6 +75,7 @@ register(Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Softmax, I
          GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
          LayerNormalization,
          MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TokenAndPositionEmbedding,
-         TransformerEncoder, TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv,
+         TransformerEncoder, TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv,
+         SAGEConv,
          SimpleRNN, LSTM, GRU, Embedding, Masking, Bidirectional, TimeDistributed, Conv1D,
          MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)
