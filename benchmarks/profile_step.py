@@ -2,6 +2,7 @@
 
     python benchmarks/profile_step.py W1            # one epoch of W1, 2 threads
     python benchmarks/profile_step.py W6 --threads 1 --cprofile
+    python benchmarks/profile_step.py W8 --threads 1 --cpu      # the ViT, per sublayer
 
 Each layer's ``forward``/``backward``, the loss, the optimizer step and the batch gather are
 wrapped with timers (µs per step) and with a counter of the NumPy calls made through the ``np``
@@ -50,7 +51,13 @@ def make(key, x, y):
             {"batch_size": "full", "epochs": 200}
     if key == "W6":
         return nnlite_cnn(0), x.reshape(-1, 1, 28, 28), y, {"batch_size": 64}
-    raise SystemExit(f"unknown workload {key!r}: W1, W2r, W2s, W3, W6")
+    if key == "W8":
+        from vit import BATCH, LR, nnlite_vit
+        model = nnlite_vit(0)
+        model.compile(nnlite.optimizers.Adam(LR),
+                      nnlite.losses.SparseCategoricalCrossEntropy(from_logits=True))
+        return model, x.reshape(-1, 1, 28, 28), y, {"batch_size": BATCH}
+    raise SystemExit(f"unknown workload {key!r}: W1, W2r, W2s, W3, W6, W8")
 
 
 class Probe:
@@ -135,11 +142,17 @@ def main(argv=None):
             name = f"{i} {type(layer).__name__}"
             for attr in ("forward", "backward"):
                 probe.wrap(layer, attr, f"{name}.{attr}")
+            # a composite's sublayers (TransformerEncoder: attention, norms, Dense) get their
+            # own rows; the composite's row keeps what it does itself (residual adds, ...)
+            for sub in getattr(layer, "sublayers", ()):
+                local = sub.name.rsplit("/", 1)[-1]
+                for attr in ("forward", "backward"):
+                    probe.wrap(sub, attr, f"{i}.{local}.{attr}")
         loss = model._train_loss
         probe.wrap(loss, "_forward", "loss forward")
         probe.wrap(loss, "_backward", "loss backward")
         probe.wrap(model.optimizer, "step", "optimizer step")
-        probe.wrap(nnlite.training._Batches, "__call__", "batch gather")
+        probe.wrap(nnlite.training.loop._Batches, "__call__", "batch gather")
         probe.count_numpy()
         t0 = clock()
         model.fit(x, y, epochs=epochs, verbose=0, seed=0, **kwargs)

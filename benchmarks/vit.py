@@ -12,8 +12,9 @@ modules are nn.TransformerEncoderLayer and nn.Conv2d) and the same batches: nnli
 ``fit(seed=e)`` for epoch e draws ``default_rng(e).permutation(n)``, and the PyTorch loop draws
 exactly that; the learning rate follows the same schedule step by step.
 
-``vit_workload`` mirrors ``cnn.cnn_workload`` (one timed epoch, constant learning rate) for a
-speed harness; ``main`` is the accuracy comparison whose results ``benchmarks/README.md`` quotes.
+``build``/``WORKLOADS`` make it W8 of the speed harness (``python benchmarks/speed.py --only
+W8``: one timed epoch, constant learning rate, nnlite / PyTorch / JAX); ``main`` is the
+accuracy comparison whose results ``benchmarks/README.md`` quotes.
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _harness import WorkloadSpec  # noqa: E402
 
 import nnlite  # noqa: E402
 import nnlite.export  # noqa: E402  (to_torch; not imported by nnlite itself)
@@ -98,25 +102,35 @@ def torch_accuracy(torch, net, x, y):
     return float(correct)
 
 
-def vit_workload(workload_cls, x, y, torch, seed, train_epoch):
-    """A ``Workload`` with "nnlite" and (if installed) "torch" runners for one epoch; ``x`` is
-    (n, 784) float32 and ``train_epoch(net, opt, xt, yt, batch, seed)`` a PyTorch loop."""
-    images = np.ascontiguousarray(x.reshape(-1, 1, 28, 28))
+def build(ctx):
+    """W8 of ``benchmarks/speed.py``: one epoch of the ViT on ``ctx.x`` as images, nnlite
+    against the identical PyTorch model (``to_torch`` of the same initial weights, the same
+    batches) and, where installed, JAX (the same network written with ``jax.numpy``)."""
+    from _harness import Workload
+    from _peers import jax_train, torch_train_epoch
+
+    images = np.ascontiguousarray(ctx.x.reshape(-1, 1, 28, 28))
+    y, seed = ctx.y, ctx.seed
     model = nnlite_vit(seed)
-    model.compile(loss=nnlite.losses.SparseCategoricalCrossEntropy(from_logits=True),
-                  optimizer=nnlite.optimizers.Adam(LR))
+    model.compile(nnlite.optimizers.Adam(LR),
+                  nnlite.losses.SparseCategoricalCrossEntropy(from_logits=True))
+    model.build()
     init = model.get_weights()
     n = images.shape[0]
-    wl = workload_cls("W7", n, -(-n // BATCH), model.count_params())
+    tokens, dim, hidden = 17, 64, 128
+    block = 4 * tokens * dim * dim + 2 * tokens * tokens * dim + 2 * tokens * dim * hidden
+    macs = 16 * 49 * dim + 2 * block + dim * 10
+    # float32 Adam from the same start: summation orders differ between the libraries, so
+    # the epoch's mean losses agree to a few parts in 10⁴, not bit for bit
+    wl = Workload("W8", n, -(-n // BATCH), 6 * macs * n, value_rtol=3e-3)
 
     def nn_reset():
         model.set_weights(init)
         model.optimizer = nnlite.optimizers.Adam(learning_rate=LR)
 
-    def nn_run():
-        model.fit(images, y, epochs=1, batch_size=BATCH, shuffle=True, verbose=0, seed=seed)
-
-    wl.runners["nnlite"] = (nn_reset, nn_run)
+    wl.add("nnlite", lambda: model.fit(images, y, epochs=1, batch_size=BATCH, shuffle=True,
+                                       verbose=0, seed=seed).history["loss"][-1], nn_reset)
+    torch = ctx.torch
     if torch is not None:
         xt, yt = torch.from_numpy(images), torch.from_numpy(y)
         state = {}
@@ -126,11 +140,53 @@ def vit_workload(workload_cls, x, y, torch, seed, train_epoch):
             state["net"] = nnlite.export.to_torch(model).train(True)
             state["opt"] = torch.optim.Adam(state["net"].parameters(), lr=LR)
 
-        def t_run():
-            train_epoch(state["net"], state["opt"], xt, yt, BATCH, seed)
-
-        wl.runners["torch"] = (t_reset, t_run)
+        wl.add("torch", lambda: torch_train_epoch(torch, state["net"], state["opt"], xt, yt,
+                                                  BATCH, seed)[-1], t_reset)
+    if ctx.jax is not None:
+        jax_train(ctx.jax, wl, jax_vit_loss(ctx.jax), init, ("adam", LR), images, y, BATCH,
+                  seed)
     return wl
+
+
+def jax_vit_loss(jax):
+    """The ViT's mean softmax cross-entropy in ``jax.numpy``, on nnlite's weight list (the
+    order of ``model.get_weights()``: stem, class token, positions, 16 arrays per block in
+    the order of ``TransformerEncoder.params``, the final norm, the head)."""
+    jnp = jax.numpy
+
+    def norm(x, gamma, beta):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / jnp.sqrt(var + 1e-5) * gamma + beta
+
+    def encoder(x, p):
+        wq, bq, wk, bk, wv, bv, wo, bo, g1, b1, g2, b2, w1, c1, w2, c2 = p
+        a = norm(x, g1, b1)
+        q = (jnp.einsum("btd,dhk->bhtk", a, wq) + bq[None, :, None]) / 4.0   # √key_dim = 4
+        k = jnp.einsum("btd,dhk->bhtk", a, wk) + bk[None, :, None]
+        v = jnp.einsum("btd,dhk->bhtk", a, wv) + bv[None, :, None]
+        weights = jax.nn.softmax(jnp.einsum("bhtk,bhsk->bhts", q, k), axis=-1)
+        context = jnp.einsum("bhts,bhsk->bhtk", weights, v)
+        h = x + jnp.einsum("bhtk,hko->bto", context, wo) + bo
+        f = jax.nn.gelu(norm(h, g2, b2) @ w1 + c1, approximate=False)
+        return h + f @ w2 + c2
+
+    def loss(params, xb, yb):
+        kernel, bias, token, positions = params[:4]
+        b = xb.shape[0]
+        patches = xb.reshape(b, 1, 4, 7, 4, 7).transpose(0, 2, 4, 1, 3, 5).reshape(b, 16, 49)
+        h = patches @ kernel.reshape(64, 49).T + bias
+        h = jnp.concatenate([jnp.broadcast_to(token, (b, 1, 64)), h], axis=1) + positions
+        for i in range(2):
+            h = encoder(h, params[4 + 16 * i:20 + 16 * i])
+        gamma, beta, w, c = params[36:]
+        logits = norm(h, gamma, beta)[:, 0] @ w + c
+        logp = jax.nn.log_softmax(logits)
+        return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+    return loss
+
+
+WORKLOADS = [WorkloadSpec("W8", DESCRIPTION + ", 1 epoch", build)]
 
 
 def main(argv=None):

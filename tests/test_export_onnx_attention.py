@@ -30,6 +30,7 @@ from nnlite.layers import (
     SAGEConv,
     SelectToken,
     SinePositionEncoding,
+    TokenAndPositionEmbedding,
     TransformerDecoder,
     TransformerEncoder,
 )
@@ -124,6 +125,22 @@ def test_transformer_encoder_with_a_padding_mask(dtype):
     model.build()
     check(_randomized(model), _ids((N, T), 11, 8),
           expect_runners=BOTH if dtype == "float32" else None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mask_zero", [False, True])
+def test_token_and_position_embedding_feeds_a_causal_decoder(mask_zero, dtype):
+    # the char Transformer's front: int64 ids, the first T of 7 position rows, the padding
+    # mask (mask_zero) through the causal decoder block
+    model = nnlite.Sequential([TokenAndPositionEmbedding(11, 7, 6, mask_zero=mask_zero,
+                                                         input_shape=(T,)),
+                               TransformerDecoder(8, 2, normalize_first=True), Dense(11)],
+                              seed=3, dtype=dtype)
+    model.build()
+    proto, _ = check(_randomized(model), _ids((N, T), 11, 10),
+                     expect_runners=BOTH if dtype == "float32" else None)
+    import onnx
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -39,9 +39,10 @@ FACTORIES = {
     "TimeDistributed": lambda: REGISTRY["TimeDistributed"](Dense(3)),
     "Conv1D": lambda: REGISTRY["Conv1D"](2, 3, padding="causal"),
     "Embedding": lambda: REGISTRY["Embedding"](6, 3),
+    "TokenAndPositionEmbedding": lambda: REGISTRY["TokenAndPositionEmbedding"](6, 8, 3),
 }
 SHAPES = [(5,), (2, 6, 6), (6, 4)]
-INTEGER_INPUTS = {"Embedding": 6}       # token ids in 0..5
+INTEGER_INPUTS = {"Embedding": 6, "TokenAndPositionEmbedding": 6}       # token ids in 0..5
 # layers whose models need inputs this generic test cannot make (sequences with attention
 # masks, a sparse adjacency): tests/test_attention_models.py round-trips them the same way
 ROUND_TRIPPED_ELSEWHERE = {"MultiHeadAttention", "GCNConv", "SAGEConv"}

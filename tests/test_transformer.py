@@ -189,3 +189,74 @@ def test_attention_scores_are_pytorchs_attention_weights(normalize_first):
     real = mask[:, None, :, None] & np.ones((1, 3, 1, T), dtype=bool)   # real query rows
     np.testing.assert_allclose(scores[real], weights.numpy()[real], rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(scores[~real], 0.0)      # padded queries attend to nothing
+
+
+def _compact(x, real):
+    return x[real][None]
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_decoder_self_and_cross_attention_honour_padding_masks(normalize_first):
+    # padding anywhere (left, inside, right) in both sequences: every real decoder step equals
+    # the run on the real steps alone — the padded keys are invisible to self-attention (beside
+    # the causal mask) and to cross-attention, the padded queries change no real row
+    layer = randomize(built(TransformerDecoder(7, 2, activation="gelu",
+                                               normalize_first=normalize_first), [(5, D), (6, 4)]),
+                      scale=0.4)
+    x, encoder = _x((3, 5, D), 0), _x((3, 6, 4), 1)
+    masks = [np.array([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1], [1, 0, 1, 0, 1]], dtype=bool),
+             np.array([[1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0], [0, 1, 1, 0, 1, 0]], dtype=bool)]
+    out = layer.forward([x, encoder], mask=masks)
+    assert np.isfinite(out).all()
+    for i in range(3):
+        alone = layer.forward([_compact(x[i], masks[0][i]), _compact(encoder[i], masks[1][i])])
+        np.testing.assert_allclose(out[i][masks[0][i]], alone[0], rtol=1e-10, atol=1e-12)
+    # and the masks matter: without them the padded rows would change the real ones
+    assert not np.allclose(layer.forward([x, encoder])[1][masks[0][1]],
+                           layer.forward([_compact(x[1], masks[0][1]),
+                                          _compact(encoder[1], masks[1][1])])[0])
+
+
+def _seq2seq(source_steps, target_steps, normalize_first):
+    from nnlite.layers import TokenAndPositionEmbedding
+
+    source = nnlite.Input(shape=(source_steps,), name="source")
+    target = nnlite.Input(shape=(target_steps,), name="target")
+    memory = TokenAndPositionEmbedding(9, 6, D, mask_zero=True, name="source_embedding")(source)
+    memory = TransformerEncoder(8, 2, normalize_first=normalize_first, name="encoder")(memory)
+    h = TokenAndPositionEmbedding(9, 5, D, mask_zero=True, name="target_embedding")(target)
+    h = TransformerDecoder(8, 2, normalize_first=normalize_first, name="decoder")(h, memory)
+    return nnlite.Model([source, target], Dense(9, activation="softmax", name="head")(h),
+                        seed=4, dtype="float64")
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_padded_seq2seq_batch_equals_the_unpadded_runs(normalize_first):
+    # Embedding(mask_zero) masks reach the encoder, the decoder's causal self-attention and its
+    # cross-attention through the model (right padding, as a tokenizer pads)
+    sources = [[3, 5, 2, 8, 1, 4], [7, 2], [6, 6, 1, 3]]
+    targets = [[1, 4, 2, 2, 5], [3, 8, 1], [2]]
+    padded = _seq2seq(6, 5, normalize_first)
+    assert padded._masks
+    batch = [np.array([r + [0] * (n - len(r)) for r in rows])
+             for rows, n in ((sources, 6), (targets, 5))]
+    out = padded.predict(batch)
+    for i, (src, tgt) in enumerate(zip(sources, targets)):
+        alone = _seq2seq(len(src), len(tgt), normalize_first)
+        alone.set_weights(padded.get_weights())
+        want = alone.predict([np.array([src]), np.array([tgt])])[0]
+        np.testing.assert_allclose(out[i, :len(tgt)], want, rtol=1e-10, atol=1e-12)
+
+
+def test_seq2seq_gradients_through_padding_masks_match_finite_differences():
+    from nnlite.gradcheck import check_model
+
+    model = _seq2seq(6, 5, True)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    ids = [np.array([[3, 5, 2, 8, 0, 0], [7, 2, 0, 0, 0, 0]]),
+           np.array([[1, 4, 2, 0, 0], [3, 8, 1, 5, 2]])]
+    targets = np.array([[4, 2, 7, 0, 0], [8, 1, 5, 2, 6]])
+    report = check_model(model, ids, targets, eps=1e-4, order=4)
+    errors = {k: v for k, v in report.errors.items() if not k.endswith("key_bias")}
+    assert errors and not any(k.startswith("input") for k in errors)  # ids: no gradient
+    assert max(errors.values()) < 1e-6, str(report)

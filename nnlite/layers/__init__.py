@@ -52,6 +52,7 @@ from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
 from .simple_rnn import SimpleRNN
+from .token_position import TokenAndPositionEmbedding
 from .transformer import TransformerDecoder, TransformerEncoder
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -61,8 +62,9 @@ __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU
            "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "Flatten", "Reshape", "Dropout", "BatchNormalization",
            "LayerNormalization", "MultiHeadAttention", "PositionEmbedding",
-           "SinePositionEncoding", "TransformerEncoder", "TransformerDecoder", "PatchEmbedding",
-           "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "SimpleRNN", "LSTM", "GRU",
+           "SinePositionEncoding", "TokenAndPositionEmbedding", "TransformerEncoder",
+           "TransformerDecoder", "PatchEmbedding", "ClassToken", "SelectToken", "GCNConv",
+           "SAGEConv", "SimpleRNN", "LSTM", "GRU",
            "Embedding", "Masking", "Bidirectional", "TimeDistributed", "Conv1D", "MaxPooling1D",
            "MaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
            "GlobalMaxPool1D", "Input", "REGISTRY", "layer_from_spec"]
@@ -72,7 +74,8 @@ register(Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Softmax, I
          GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D,
          GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
          LayerNormalization,
-         MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
-         TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv,
+         MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TokenAndPositionEmbedding,
+         TransformerEncoder, TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv,
+         SAGEConv,
          SimpleRNN, LSTM, GRU, Embedding, Masking, Bidirectional, TimeDistributed, Conv1D,
          MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)

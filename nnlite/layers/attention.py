@@ -47,31 +47,30 @@ def causal_mask(t, s) -> np.ndarray:
     return np.tri(t, s, dtype=bool)
 
 
-def masked_softmax(logits, allowed=None):
-    """Softmax over the last axis in place, restricted to ``allowed`` (broadcastable boolean,
-    or None for all); a row with nothing allowed becomes all zeros (never NaN)."""
-    if allowed is None:
-        top = logits.max(axis=-1, keepdims=True)
-    else:
+def masked_softmax(logits, allowed=None, axis=-1):
+    """Softmax over ``axis`` in place, restricted to ``allowed`` (broadcastable boolean, or
+    None for all); a row with nothing allowed becomes all zeros (never NaN)."""
+    if allowed is not None:
         np.copyto(logits, -np.inf, where=~allowed)
-        top = logits.max(axis=-1, keepdims=True)
+    top = np.maximum.reduce(logits, axis=axis, keepdims=True)
+    if allowed is not None:
         top[np.isneginf(top)] = 0.0     # an empty row: exp(-inf - 0) = 0 below
     with np.errstate(over="ignore"):    # z - max beyond -1.8e308 is -inf: its weight is 0
         logits -= top
     np.exp(logits, out=logits)
-    if allowed is None:
-        logits /= logits.sum(axis=-1, keepdims=True)
-        return logits
-    total = logits.sum(axis=-1, keepdims=True)
-    total[total == 0.0] = 1.0
+    total = np.add.reduce(logits, axis=axis, keepdims=True)
+    if allowed is not None:
+        total[total == 0.0] = 1.0
     logits /= total
     return logits
 
 
-def softmax_backward(p, dp, out=None):
-    """dL/dz for p = softmax(z): p ⊙ (dp - Σ dp ⊙ p); zero where p is zero (masked keys)."""
-    total = np.einsum("...s,...s->...", dp, p)[..., None]   # no temporary of dp's size
-    out = np.subtract(dp, total, out=out)                    # out may be dp itself
+def softmax_backward(p, dp, out=None, axis=-1):
+    """dL/dz for p = softmax(z) over ``axis``: p ⊙ (dp - Σ dp ⊙ p); zero where p is zero
+    (masked keys).  ``out`` may be ``dp`` itself."""
+    product = np.multiply(dp, p)
+    total = np.add.reduce(product, axis=axis, keepdims=True)
+    out = np.subtract(dp, total, out=out)
     out *= p
     return out
 
@@ -228,7 +227,8 @@ class MultiHeadAttention(Layer):
 
     # ------------------------------------------------------------------ computing
     def _project(self, x, name, width, training):
-        """(batch, L, D) → (batch, heads, L, width), one matmul: X W (+ b)."""
+        """(batch, L, D) → X W (+ b) as (batch, L, heads, width) rows, and its (batch, heads,
+        L, width) view (no copy: the batched products take the strided view)."""
         b, length, dim = x.shape
         kernel = self.params[f"{name}_kernel"].reshape(dim, -1)
         y = np.matmul(x.reshape(b * length, dim), kernel,
@@ -238,9 +238,7 @@ class MultiHeadAttention(Layer):
             y += self.params[f"{name}_bias"].reshape(-1)
         if name == "query":
             y *= 1.0 / math.sqrt(self.key_dim)
-        heads = y.reshape(b, length, self.num_heads, width).transpose(0, 2, 1, 3)
-        return np.ascontiguousarray(heads) if not training else \
-            _copy(heads, self._buffer(f"{name}_heads", heads.shape))
+        return y.reshape(b, length, self.num_heads, width).transpose(0, 2, 1, 3)
 
     def allowed(self, batch, t, s, attention_mask=None, masks=None):
         """The (batch or 1, T, S) boolean 'may attend' pattern of this call, or None (all)."""
@@ -290,32 +288,35 @@ class MultiHeadAttention(Layer):
         q = self._project(query, "query", self.key_dim, training)
         k = self._project(key, "key", self.key_dim, training)
         v = self._project(value, "value", vd, training)
-        scores = np.matmul(q, k.transpose(0, 1, 3, 2),
-                           out=self._buffer("scores", (b, h, t, s)) if training else None)
-        scores = masked_softmax(scores, None if allowed is None else allowed[:, None])
+        new = self._buffer if training else _fresh(self.dtype)
+        # the weights are kept keys-first, (S, batch, heads, T): the softmax's sums and maxima
+        # over S are then S long vector passes, not batch·heads·T reductions of length S
+        weights_sbht = new("scores", (s, b, h, t))
+        np.matmul(k, q.transpose(0, 1, 3, 2), out=weights_sbht.transpose(1, 2, 0, 3))
+        masked_softmax(weights_sbht, None if allowed is None
+                       else allowed.transpose(2, 0, 1)[:, :, None, :], axis=0)
+        scores = weights_sbht.transpose(1, 2, 3, 0)             # (batch, heads, T, S)
         weights, keep = scores, None
         if training and self.dropout > 0.0:
             keep = self._rng.random(scores.shape, dtype=self.dtype)
             keep = np.greater_equal(keep, self.dropout).astype(self.dtype)
             keep *= 1.0 / (1.0 - self.dropout)
             weights = scores * keep
-        context = np.matmul(weights, v, out=self._buffer("context", (b, h, t, vd))
-                            if training else None)
-        context2 = _copy(context.transpose(0, 2, 1, 3),
-                         self._buffer("context_2d", (b, t, h, vd)) if training
-                         else np.empty((b, t, h, vd), self.dtype)).reshape(b * t, h * vd)
+        context = new("context", (b, t, h, vd))                 # rows of the output product
+        np.matmul(weights, v, out=context.transpose(0, 2, 1, 3))
+        context2 = context.reshape(b * t, h * vd)
         out_kernel = self.params["output_kernel"].reshape(h * vd, -1)
         y = np.matmul(context2, out_kernel)
         if self.use_bias:
             y += self.params["output_bias"]
         y = y.reshape(b, t, -1)
         if training:
-            self._cache = (xs, idx, query, key, value, q, k, v, scores, keep, weights, context2,
-                           listed)
+            self._cache = (xs, idx, query, key, value, q, k, v, weights_sbht, keep, weights,
+                           context2, listed)
         return y, scores
 
     def backward(self, dy, input_grad=True):
-        xs, idx, query, key, value, q, k, v, scores, keep, weights, context2, listed = \
+        xs, idx, query, key, value, q, k, v, weights_sbht, keep, weights, context2, listed = \
             self._cache
         dscores = None
         if self.return_attention_scores:
@@ -329,20 +330,23 @@ class MultiHeadAttention(Layer):
         np.matmul(context2.T, dy2, out=self.grads["output_kernel"].reshape(h * vd, out))
         if self.use_bias:
             np.add.reduce(dy2, axis=0, out=self.grads["output_bias"])
-        dcontext = np.matmul(dy2, self.params["output_kernel"].reshape(h * vd, out).T)
-        dcontext = _copy(dcontext.reshape(b, t, h, vd).transpose(0, 2, 1, 3),
-                         self._buffer("dcontext", (b, h, t, vd)))
-        dweights = np.matmul(dcontext, v.transpose(0, 1, 3, 2),
-                             out=self._buffer("dweights", (b, h, t, s)))
-        dv = np.matmul(weights.transpose(0, 1, 3, 2), dcontext)
+        dcontext = np.matmul(dy2, self.params["output_kernel"].reshape(h * vd, out).T,
+                             out=self._buffer("dcontext", (b * t, h * vd)))
+        dcontext = dcontext.reshape(b, t, h, vd).transpose(0, 2, 1, 3)
+        dweights_sbht = self._buffer("dweights", (s, b, h, t))  # keys first, as the weights
+        np.matmul(v, dcontext.transpose(0, 1, 3, 2), out=dweights_sbht.transpose(1, 2, 0, 3))
+        dv = self._buffer("value_d", (b, s, h, vd))
+        np.matmul(weights.transpose(0, 1, 3, 2), dcontext, out=dv.transpose(0, 2, 1, 3))
         if keep is not None:
-            dweights *= keep
+            dweights_sbht *= keep.transpose(3, 0, 1, 2)
         if dscores is not None:
-            dweights += dscores
-        dlogits = softmax_backward(scores, dweights, out=dweights)
-        dq = np.matmul(dlogits, k)                       # d(scaled query)
-        dk = np.matmul(dlogits.transpose(0, 1, 3, 2), q)
+            dweights_sbht += dscores.transpose(3, 0, 1, 2)
+        dlogits = softmax_backward(weights_sbht, dweights_sbht, out=dweights_sbht, axis=0)
+        dq = self._buffer("query_d", (b, t, h, kd))             # d(scaled query)
+        np.matmul(dlogits.transpose(1, 2, 3, 0), k, out=dq.transpose(0, 2, 1, 3))
         dq *= 1.0 / math.sqrt(kd)                        # q = (X W_q + b_q) / √key_dim
+        dk = self._buffer("key_d", (b, s, h, kd))
+        np.matmul(dlogits.transpose(1, 2, 0, 3), q, out=dk.transpose(0, 2, 1, 3))
         dx = {}
         for name, x, d in (("query", query, dq), ("key", key, dk), ("value", value, dv)):
             dx[name] = self._project_backward(name, x, d, input_grad)
@@ -359,9 +363,10 @@ class MultiHeadAttention(Layer):
         return grads if listed else grads[0]
 
     def _project_backward(self, name, x, d, input_grad):
-        """Parameter gradients of one projection from d (batch, heads, L, width); returns dX."""
+        """Parameter gradients of one projection from d (batch, L, heads, width); returns
+        dX."""
         b, length, dim = x.shape
-        d2 = np.ascontiguousarray(d.transpose(0, 2, 1, 3)).reshape(b * length, -1)
+        d2 = d.reshape(b * length, -1)
         kernel = self.params[f"{name}_kernel"].reshape(dim, -1)
         np.matmul(x.reshape(b * length, dim).T, d2,
                   out=self.grads[f"{name}_kernel"].reshape(dim, -1))
@@ -393,6 +398,6 @@ class MultiHeadAttention(Layer):
                 "seed": self.seed}
 
 
-def _copy(src, dst):
-    np.copyto(dst, src)
-    return dst
+def _fresh(dtype):
+    """``_buffer``'s signature for inference: a new array each call (nothing is kept)."""
+    return lambda key, shape: np.empty(shape, dtype)

@@ -32,6 +32,8 @@ class Composite(Layer):
         self._named = list(named)
         for _, layer in self._named:
             layer.allocation_budget = self.allocation_budget
+            if not self.trainable:      # frozen before build: what it adopts is frozen too
+                layer.trainable = False
         self.name = self._name
 
     @property

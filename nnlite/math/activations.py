@@ -16,7 +16,8 @@ function, checked by finite differences in the tests)::
     softplus  log(1 + e^x)                  σ(x) = 1 - e^-y
     softmax   e^x_i / Σ_j e^x_j             y ⊙ (dy - <dy, y>)
     linear    x                             1
-    gelu      x Φ(x), Φ(x) = erfc(-x/√2)/2        Φ(x) + x φ(x)   (exact erf form; from x)
+    gelu      x Φ(x), Φ(x) = erfc(-x/√2)/2        Φ(x) + x φ(x)   (exact erf form; from x;
+              float32 evaluates erfc by a polynomial exact to float32 precision, see _gelu_tail32)
     elu       x if x > 0 else α(e^x - 1), α > 0   1[y > 0] + (y + α) 1[y ≤ 0]
     silu      x σ(x)  (alias swish)           σ(x) (1 + x (1 - σ(x)))           (from x)
     softsign  x / (1 + |x|)                  1 / (1 + |x|)² = (1 - |y|)²
@@ -183,6 +184,8 @@ _INV_SQRT_2PI = 1.0 / (2.0 * 3.141592653589793) ** 0.5
 def _gelu(x, out=None):
     # x Φ(x) with Φ(x) = erfc(-x / √2) / 2 (= (1 + erf(x / √2)) / 2, but erfc keeps the left
     # tail: 1 + erf(-7) rounds to 0 where Φ(-10) = 7.6e-24); x * ... last so out may alias x
+    if x.dtype == np.float32:
+        return _chunked(_gelu32, out if out is not None else np.empty_like(x), x)
     phi = erfc(x * -_SQRT_HALF)
     phi *= 0.5
     return np.multiply(x, phi, out=out)
@@ -191,6 +194,8 @@ def _gelu(x, out=None):
 def _gelu_backward(dy, x, out=None):
     # Φ(x) + x φ(x); |x| is clipped at 40 before squaring (φ underflows to 0 there anyway) so
     # x² never overflows
+    if x.dtype == np.float32 and dy.dtype == np.float32:
+        return _chunked(_gelu_backward32, out if out is not None else np.empty_like(x), x, dy)
     clipped = np.clip(x, -40.0, 40.0)
     density = np.exp(-0.5 * clipped * clipped)
     density *= _INV_SQRT_2PI
@@ -199,6 +204,88 @@ def _gelu_backward(dy, x, out=None):
     cdf *= 0.5
     density += cdf
     return np.multiply(dy, density, out=out)
+
+
+def _gelu32(out, x):
+    a, r, _ = _gelu_tail32(x)
+    r *= a                                        # |x| Φ(-|x|)
+    np.maximum(x, 0.0, out=out)                   # x Φ(x) = max(x, 0) - |x| Φ(-|x|)
+    out -= r
+
+
+def _gelu_backward32(out, x, dy):
+    _, r, density = _gelu_tail32(x)               # Φ(-|x|) and exp(-x²/2)
+    cdf = np.multiply(r, -2.0)
+    cdf += 1.0
+    cdf *= x > 0
+    cdf += r                                      # Φ(x) = Φ(-|x|) + 1[x > 0] (1 - 2 Φ(-|x|))
+    density *= x
+    density *= _INV_SQRT_2PI
+    density += cdf
+    np.multiply(dy, density, out=out)
+
+
+#: elements per pass of the float32 GELU: its dozen temporaries then stay in the core's L2
+#: cache (and small allocations are reused, not page-faulted in afresh), 2.7x faster than one
+#: pass over a (1088, 128) array
+_CHUNK = 1 << 15
+
+
+def _chunked(kernel, out, *arrays):
+    """``kernel(out, *arrays)`` over slices of ``_CHUNK`` elements (whole arrays when one of
+    them is not C-contiguous); returns ``out``.  ``out`` may alias an input: each slice is read
+    before it is written."""
+    if not all(a.flags.c_contiguous and a.shape == out.shape for a in (out, *arrays)):
+        kernel(out, *arrays)
+        return out
+    flat = [a.reshape(-1) for a in (out, *arrays)]
+    for start in range(0, out.size, _CHUNK):
+        kernel(*(a[start:start + _CHUNK] for a in flat))
+    return out
+
+
+# Φ(-|x|) for float32 GELU without scipy's erfc (a scalar kernel, ~20 ns per element, half of
+# a ViT's training step).  With z = |x|/√2 and t = 1/(1 + 0.45 z):
+#     erfc(z) = exp(-z²) · t · Q(t),   Q a degree-9 polynomial
+# (Q: a Chebyshev fit of erfcx(z)/t on t ∈ (0, 1], weighted for relative error; max relative
+# error 3.4e-8 in exact arithmetic, tests/test_gelu32.py checks it; of the degrees and scales
+# tried, the one whose float32 evaluation errs least).  exp(-x²/2) is taken as
+# exp(-h²/2) · exp(-(|x| - h)(|x| + h)/2) with h = |x| cut to 12 significant bits, so h² is
+# exact and no rounding of x² reaches the exponent.  Over every float32 input the result is
+# within 7.5 ulp of the exact GELU (mean 0.54 ulp), where erfc of the float32-rounded x/√2 is
+# up to 190 ulp off in the tail (mean 7.5); float64 keeps scipy's erfc.
+_TAIL_T = 0.45 * _SQRT_HALF
+_TAIL_Q = tuple(0.5 * c for c in (     # ½ Q: Φ(-|x|) = ½ erfc(z)
+    0.25388532105, 0.25388309472, 0.22827407261, 0.17522016546, 0.12015389964, -0.02306618987,
+    0.14381805131, -0.30220579662, 0.19167594071, -0.041638582109))
+_HIGH_BITS = np.uint32(0xFFFFF000)
+
+
+def _gelu_tail32(x):
+    """(|x| clipped at 16, Φ(-|x|), exp(-x²/2)) for float32 ``x``, each a new array."""
+    a = np.abs(x)
+    np.minimum(a, 16.0, out=a)                    # Φ(-16) underflows float32; no x² overflow
+    t = np.multiply(a, _TAIL_T)
+    t += 1.0
+    np.divide(1.0, t, out=t)
+    q = np.multiply(t, _TAIL_Q[-1])
+    for c in _TAIL_Q[-2:0:-1]:
+        q += c
+        q *= t
+    q += _TAIL_Q[0]
+    q *= t                                        # ½ t Q(t) = ½ erfcx(z)
+    high = np.bitwise_and(a.view(np.uint32), _HIGH_BITS).view(np.float32)
+    low = np.subtract(a, high)
+    np.add(a, high, out=t)
+    t *= low
+    t *= -0.5
+    np.exp(t, out=t)                              # exp(-(a² - h²)/2)
+    high *= high
+    high *= -0.5
+    np.exp(high, out=high)
+    high *= t                                     # exp(-x²/2)
+    q *= high
+    return a, q, high
 
 
 def elu(alpha: float = 1.0) -> ActivationFn:

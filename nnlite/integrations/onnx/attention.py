@@ -1,6 +1,7 @@
 """ONNX exporters of attention and the Vision Transformer parts: MultiHeadAttention,
-TransformerEncoder/Decoder, PositionEmbedding, SinePositionEncoding, PatchEmbedding, ClassToken
-and SelectToken (entries of ``nnlite.export_onnx.EXPORTERS``), in plain ONNX operators.
+TransformerEncoder/Decoder, PositionEmbedding, SinePositionEncoding, TokenAndPositionEmbedding,
+PatchEmbedding, ClassToken and SelectToken (entries of ``nnlite.export_onnx.EXPORTERS``), in
+plain ONNX operators.
 
 MultiHeadAttention, per head h (Keras 3's weights reshaped to matrices):
 
@@ -175,6 +176,22 @@ def _positional(table_of):
     return export
 
 
+def _token_and_position(layer, g, x):
+    """Gather of the token table plus the first T rows of the position table (Add broadcasts
+    over the batch); mask_zero gives the padding mask ids ≠ 0, as Embedding's exporter."""
+    hint = layer.name
+    ids = x if x in g.int64 else g.cast(x, np.int64, f"{hint}/ids")
+    tokens = g.op("Gather", [g.weight(layer.params["token_embedding/embeddings"],
+                                      f"{hint}/token_embeddings"), ids], f"{hint}/Gather", axis=0)
+    positions = layer.params["position_embedding/embeddings"][:layer.input_shape[0]]
+    y = g.op("Add", [tokens, g.weight(positions[None], f"{hint}/position_embeddings")],
+             f"{hint}/Add")
+    if layer.mask_zero:
+        zero = g.constant(np.array(0, dtype=np.int64), f"{hint}/pad_id")
+        g.masks[y] = g.op("Not", [g.op("Equal", [ids, zero], f"{hint}/is_pad")], f"{hint}/mask")
+    return y
+
+
 def _patch_embedding(layer, g, x):
     hint = layer.name
     c, height, width = layer.input_shape
@@ -216,6 +233,7 @@ EXPORTERS = {
     "TransformerDecoder": _transformer_decoder,
     "PositionEmbedding": _positional(lambda layer: layer.params["embeddings"]),
     "SinePositionEncoding": _positional(lambda layer: layer._sines),
+    "TokenAndPositionEmbedding": _token_and_position,
     "PatchEmbedding": _patch_embedding,
     "ClassToken": _class_token,
     "SelectToken": _select_token,

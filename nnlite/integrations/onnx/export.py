@@ -244,11 +244,12 @@ def _check_opset(onnx, opset):
 
 
 def _declare_input(g, name, shape, readers, sparse=False):
-    """A graph input: token ids (every reader an Embedding) are int64; a graph adjacency is
-    a dense (nodes, nodes) matrix of the model's dtype."""
+    """A graph input: token ids (every reader an Embedding or TokenAndPositionEmbedding) are
+    int64; a graph adjacency is a dense (nodes, nodes) matrix of the model's dtype."""
     if sparse:
         g.inputs.append(g.value_info(name, [g.batch]))
-    elif readers and all(type(r).__name__ == "Embedding" for r in readers):
+    elif readers and all(type(r).__name__ in ("Embedding", "TokenAndPositionEmbedding")
+                         for r in readers):
         g.inputs.append(g.value_info(name, shape, g.helper.np_dtype_to_tensor_dtype(
             np.dtype(np.int64))))
         g.int64.add(name)

@@ -9,6 +9,7 @@ registered into ``nnlite.export.EXPORTERS`` (``to_torch`` finds them by class na
 * ``TransformerEncoder`` → ``nn.TransformerEncoderLayer`` (relu/gelu, its
   ``norm_first=normalize_first``); other activations and ``TransformerDecoder`` → a faithful
   module built from the exported sublayers.
+* ``TokenAndPositionEmbedding`` → ``nn.Embedding`` plus the position table (without masks).
 * ``PatchEmbedding`` → ``nn.Conv2d(C, dim, p, stride=p)`` then flatten; ``GCNConv``/``SAGEConv``
   → modules taking ``(x, adjacency)``, the adjacency a dense or sparse (COO) torch tensor
   (``sparse_tensor(a)`` converts a scipy matrix), normalized in torch as nnlite does.
@@ -211,6 +212,20 @@ def _position_embedding(layer, ctx):
                    embeddings=layer.params["embeddings"])
 
 
+def _token_and_position(layer, ctx):
+    if layer.mask_zero:
+        from ...errors import ConfigError
+        raise ConfigError(f"to_torch: layer {layer.name!r} creates a mask (mask_zero=True); "
+                          "masks have no PyTorch export")
+    table = ctx.nn.Embedding(layer.vocabulary_size, layer.embedding_dim, dtype=ctx.dtype)
+    ctx.set(table.weight, layer.params["token_embedding/embeddings"])
+    positions = layer.params["position_embedding/embeddings"]
+    module = _module(ctx, lambda m, ids: m.table(ids.long()) + m.positions[:ids.shape[1]],
+                     positions=positions)
+    module.table = table
+    return module
+
+
 def _sine(layer, ctx):
     table = ctx.tensor(layer._sines)
     return _module(ctx, lambda m, x: table[:x.shape[1]].to(x.dtype).expand(x.shape))
@@ -281,6 +296,7 @@ EXPORTERS = {
     "TransformerDecoder": _block,
     "PositionEmbedding": _position_embedding,
     "SinePositionEncoding": _sine,
+    "TokenAndPositionEmbedding": _token_and_position,
     "PatchEmbedding": _patches,
     "ClassToken": _class_token,
     "SelectToken": lambda layer, ctx: _module(ctx, lambda m, x: x[:, layer.index]),
