@@ -101,7 +101,7 @@ from _harness import Context, load_data  # noqa: E402
 from _report import markdown  # noqa: E402
 
 #: the workload modules, in table order; each defines WORKLOADS (see the docstring)
-WORKLOAD_MODULES = ("mlp", "cnn")
+WORKLOAD_MODULES = ("mlp", "cnn", "rnn")
 SEED = 0
 AA_BOUNDS = (0.95, 1.05)
 GROWTH_LIMIT_KIB = 1024
