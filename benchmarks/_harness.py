@@ -11,8 +11,9 @@ Nothing here imports PyTorch or JAX: ``Context`` carries them when they are inst
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class WorkloadSpec:
     key: str
     description: str
     build: Callable[[Context], Workload]
-    memory: Callable[[bool], "MemoryCase"] | None = None
+    memory: Callable[[bool], MemoryCase] | None = None
 
 
 @dataclass

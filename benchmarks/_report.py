@@ -80,11 +80,14 @@ def _checks(checks, failures):
     for c in checks["aa"]:
         ok = c["ok"] or not checks["aa_enforced"]
         note = "ok" if c["ok"] else ("outside, not enforced (--quick)" if ok else "OUTSIDE")
+        spread = c.get("spread", 1.0)
         lines.append(f"- A/A control {c['workload']}: {c['columns']} = {c['ratio']:.3f} "
-                     f"(must be within {bounds}): {note}")
+                     f"(must be within {bounds}), median/min {spread:.2f} (must be ≤ 1.25): "
+                     f"{note}")
         if not ok:
-            failures.append(f"A/A control {c['workload']} = {c['ratio']:.3f}, outside {bounds}: "
-                            "the machine was too busy for a fair comparison")
+            failures.append(f"A/A control {c['workload']} = {c['ratio']:.3f} (within {bounds}?), "
+                            f"median/min {spread:.2f} (≤ 1.25?): the machine was too busy for a "
+                            "fair comparison")
     by_workload = {}
     for c in checks["values"]:
         by_workload.setdefault(c["workload"], []).append(c)

@@ -13,12 +13,11 @@ against itself.
 from __future__ import annotations
 
 import numpy as np
+from _harness import MemoryCase, Workload, WorkloadSpec, load_data
+from _peers import jax_train, torch_train_epoch
 
 import nnlite
 from nnlite.layers import Conv2D, Dense, Flatten, MaxPool2D
-
-from _harness import MemoryCase, Workload, WorkloadSpec, load_data
-from _peers import jax_train, torch_train_epoch
 
 DESCRIPTION = ("CNN conv3x3(16)-maxpool-conv3x3(32)-maxpool-dense64-10, ReLU, softmax CE, "
                "Adam lr 0.001, batch 64, 1 epoch on 1x28x28 images")

@@ -15,14 +15,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from _harness import MemoryCase, Workload, WorkloadSpec
+from _numpy_reference import NumpyMLP, numpy_logistic_gd
+from _peers import jax_predict, jax_train, torch_train_epoch
 
 import nnlite
 from nnlite import optimizers
 from nnlite.layers import Dense
-
-from _harness import MemoryCase, Workload, WorkloadSpec
-from _numpy_reference import NumpyMLP, numpy_logistic_gd
-from _peers import jax_predict, jax_train, torch_train_epoch
 
 LR = 0.05
 
@@ -45,7 +44,7 @@ def pairs(weights):
 # ------------------------------------------------------------------------------ PyTorch
 def torch_mlp(torch, weights, activation, dtype):
     mods = []
-    for i, (w, b) in enumerate(weights):
+    for i, (w, _) in enumerate(weights):
         mods.append(torch.nn.Linear(w.shape[0], w.shape[1], dtype=dtype))
         if i < len(weights) - 1:
             mods.append(torch.nn.ReLU() if activation == "relu" else torch.nn.Sigmoid())

@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 
 from _harness import load_data  # noqa: E402
 
-import nnlite.training  # noqa: E402
+import nnlite.training.loop  # noqa: E402
 
 
 def make(key, x, y):
@@ -111,7 +111,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--cpu", action="store_true",
-                        help="time with process_time (CPU time: steadier on a busy machine, one thread)")
+                        help="time with process_time (CPU time: steadier on a busy machine, "
+                        "one thread)")
     args = parser.parse_args(argv)
     if args.cpu:
         Probe.clock = time.process_time

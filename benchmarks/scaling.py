@@ -126,7 +126,8 @@ def _allreduce_probe(comm, reps):
 
 # ---------------------------------------------------------------------------- the driver
 def _mpiexec():
-    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    found = shutil.which("mpiexec") or shutil.which("mpiexec",
+                                                    path=str(Path(sys.executable).parent))
     if found is None:
         sys.exit("scaling.py needs mpiexec: pip install 'nnlite[mpi]'")
     version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout

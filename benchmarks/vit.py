@@ -31,8 +31,16 @@ sys.path.insert(0, str(HERE.parent))
 
 import nnlite  # noqa: E402
 import nnlite.export  # noqa: E402  (to_torch; not imported by nnlite itself)
-from nnlite.layers import (Add, ClassToken, Dense, LayerNormalization, PatchEmbedding,  # noqa: E402
-                           PositionEmbedding, SelectToken, TransformerEncoder)
+from nnlite.layers import (  # noqa: E402
+    Add,
+    ClassToken,
+    Dense,
+    LayerNormalization,
+    PatchEmbedding,
+    PositionEmbedding,
+    SelectToken,
+    TransformerEncoder,
+)
 
 DESCRIPTION = ("ViT patch 7, dim 64, 4 heads, 2 pre-norm encoder blocks, GELU MLP 128, class "
                "token, Adam, batch 64, on 1x28x28 images")

@@ -14,8 +14,16 @@ import argparse
 import time
 
 import nnlite
-from nnlite.layers import (Add, ClassToken, Dense, LayerNormalization, PatchEmbedding,
-                           PositionEmbedding, SelectToken, TransformerEncoder)
+from nnlite.layers import (
+    Add,
+    ClassToken,
+    Dense,
+    LayerNormalization,
+    PatchEmbedding,
+    PositionEmbedding,
+    SelectToken,
+    TransformerEncoder,
+)
 
 
 def vision_transformer(seed=0):

@@ -44,7 +44,7 @@ def _count(n, noun) -> str:
 
 def depth(args) -> int:
     """Run the depth study and write its table (CSV, JSON, markdown) and figures to --out."""
-    from nnlite import experiments
+    from .experiments import depth as experiments
 
     settings = dict(experiments.QUICK) if args.quick else {}
     for key in ("depths", "activations", "epochs", "width", "n_train"):

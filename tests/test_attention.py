@@ -3,14 +3,13 @@ fully masked row, dropout), PyTorch parity (f64) against nn.MultiheadAttention, 
 conventions, the graph API (keyword node arguments, two outputs), save/load and errors."""
 import numpy as np
 import pytest
+from attention_ref import blocked, torch_mha
+from layer_check import built, gradient_errors, randomize
 
 import nnlite
 from nnlite.errors import ConfigError, GraphError
 from nnlite.layers import Dense, Flatten, MultiHeadAttention
 from nnlite.layers.attention import causal_mask, masked_softmax
-
-from attention_ref import blocked, torch_mha
-from layer_check import built, gradient_errors, randomize
 
 B, T, S = 3, 4, 5
 ZERO = ("key_bias",)  # softmax ignores a constant added to every key: ∂/∂b_k ≡ 0

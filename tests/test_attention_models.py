@@ -4,13 +4,11 @@ of two outputs, gradient and activation monitors, saliency through attention and
 import matplotlib
 import numpy as np
 import pytest
+from test_saving import check_round_trip
 
 import nnlite
-from nnlite.layers import (Dense, Flatten, GCNConv, MultiHeadAttention, SAGEConv,
-                           TransformerEncoder)
+from nnlite.layers import Dense, Flatten, GCNConv, MultiHeadAttention, SAGEConv, TransformerEncoder
 from nnlite.monitors import ActivationMonitor, GradientMonitor, layer_gradient_norms
-
-from test_saving import check_round_trip
 
 matplotlib.use("Agg")
 T, S = 4, 3

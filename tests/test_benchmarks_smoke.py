@@ -163,6 +163,10 @@ def test_report_flags_an_unfair_run():
     checks["aa"] = aa_checks([row("numpy", 1.0), row("numpy (A/A)", 1.02)])
     text, failures = markdown(rows, facts, 100.0, checks, specs)
     assert failures == [] and "All checks passed." in text
+    # equal medians, both far above their minima: a disturbed run, not a fair one
+    noisy = [dict(row("numpy", 1.0), min_s=0.5), dict(row("numpy (A/A)", 1.0), min_s=0.5)]
+    [aa] = aa_checks(noisy)
+    assert aa["ratio"] == 1.0 and aa["spread"] == 2.0 and not aa["ok"]
 
 
 def test_speed_script_rejects_unknown_workload():

@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 
 import nnlite
-from nnlite.callbacks import (Callback, CallbackList, CSVLogger, EarlyStopping, LambdaCallback,
-                              LearningRateScheduler, ModelCheckpoint, ProgressBar,
-                              ReduceLROnPlateau, TerminateOnNaN)
+from nnlite.callbacks import (
+    Callback,
+    CallbackList,
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from nnlite.errors import ConfigError
 from nnlite.layers import Dense
 from nnlite.losses import MeanSquaredError

@@ -160,6 +160,8 @@ def test_whole_batch_and_per_image_layouts_agree_and_pass_the_gradient_check(con
         y_t, dx_t, grads_t = torch_ref.layer_grads(layer, x, dy)
         np.testing.assert_allclose(layer.forward(x), y_t, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(dx1, dx_t, rtol=1e-10, atol=1e-13)
+        for key, grad in grads_t.items():
+            np.testing.assert_allclose(g1[key], grad, rtol=1e-10, atol=1e-13)
 
 
 def test_layout_is_chosen_by_the_contraction_length():

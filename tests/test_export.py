@@ -6,11 +6,37 @@ import pytest
 import nnlite
 from nnlite.errors import ConfigError
 from nnlite.export import ACTIVATIONS, EXPORTERS, to_torch
-from nnlite.layers import (ELU, GELU, REGISTRY, Activation, Add, AvgPool2D, BatchNormalization,
-                           Concatenate, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D,
-                           HardSigmoid, Identity, LayerNormalization, LeakyReLU, MaxPool2D,
-                           Multiply, ReLU, Reshape, Residual, Sigmoid, SiLU, Softmax, Softplus,
-                           Softsign, Subtract, Tanh)
+from nnlite.layers import (
+    ELU,
+    GELU,
+    REGISTRY,
+    Activation,
+    Add,
+    AvgPool2D,
+    BatchNormalization,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    HardSigmoid,
+    Identity,
+    LayerNormalization,
+    LeakyReLU,
+    MaxPool2D,
+    Multiply,
+    ReLU,
+    Reshape,
+    Residual,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Subtract,
+    Tanh,
+)
 
 torch = pytest.importorskip("torch")
 

@@ -3,15 +3,26 @@ computes ``predict`` (float64, ≤ 1e-10), with nn.MultiheadAttention / nn.Trans
 where the structure matches and faithful modules otherwise."""
 import numpy as np
 import pytest
+from layer_check import randomize
 
 import nnlite
 from nnlite.export import to_torch
-from nnlite.export_attention import sparse_tensor
-from nnlite.layers import (Add, ClassToken, Dense, Flatten, GCNConv, MultiHeadAttention,
-                           PatchEmbedding, PositionEmbedding, SAGEConv, SelectToken,
-                           SinePositionEncoding, TransformerDecoder, TransformerEncoder)
-
-from layer_check import randomize
+from nnlite.integrations.pytorch.attention import sparse_tensor
+from nnlite.layers import (
+    Add,
+    ClassToken,
+    Dense,
+    Flatten,
+    GCNConv,
+    MultiHeadAttention,
+    PatchEmbedding,
+    PositionEmbedding,
+    SAGEConv,
+    SelectToken,
+    SinePositionEncoding,
+    TransformerDecoder,
+    TransformerEncoder,
+)
 
 torch = pytest.importorskip("torch")
 T, S = 5, 4

@@ -10,70 +10,52 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_check import check as _check_runs
+from onnx_check import onnx, ort, run_ort, run_reference, x_like
 
 import nnlite
 from nnlite.errors import ConfigError
 from nnlite.export import to_onnx
-from nnlite.export_onnx import ACTIVATIONS, EXPORTERS
-from nnlite.layers import (ELU, GELU, REGISTRY, Activation, Add, AvgPool2D, BatchNormalization,
-                           Concatenate, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D,
-                           HardSigmoid, Identity, Layer, LayerNormalization, LeakyReLU, MaxPool2D,
-                           Multiply, ReLU, Reshape, Residual, Sigmoid, SiLU, Softmax, Softplus,
-                           Softsign, Subtract, Tanh)
+from nnlite.integrations.onnx.export import ACTIVATIONS, EXPORTERS
+from nnlite.layers import (
+    ELU,
+    GELU,
+    REGISTRY,
+    Activation,
+    Add,
+    AvgPool2D,
+    BatchNormalization,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    HardSigmoid,
+    Identity,
+    Layer,
+    LayerNormalization,
+    LeakyReLU,
+    MaxPool2D,
+    Multiply,
+    ReLU,
+    Reshape,
+    Residual,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Subtract,
+    Tanh,
+)
 
-onnx = pytest.importorskip("onnx")
-from onnx.reference import ReferenceEvaluator
-
-try:
-    import onnxruntime as ort
-except ImportError:  # the ReferenceEvaluator still checks everything
-    ort = None
-
-# onnxruntime's CPU provider has float32 kernels for every operator used; its float64 coverage
-# lacks these (the ReferenceEvaluator runs them)
-ORT_NO_FLOAT64 = {"Conv", "AveragePool", "GlobalAveragePool", "Erf"}
-# the ReferenceEvaluator's Erf rounds to float32 (np.vectorize(math.erf, otypes=["f"])) even for
-# float64 inputs, so float64 graphs with Erf (GELU) are held to float32 accuracy there
-REFERENCE_FLOAT32_OPS = {"Erf"}
-
-
-def _run_reference(proto, feeds):
-    return ReferenceEvaluator(proto).run(None, feeds)
-
-
-def _run_ort(proto, feeds):
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)
+_run_reference, _run_ort, _x = run_reference, run_ort, x_like
 
 
 def _check(model, xs, names=None):
     """Export, check, run with both evaluators and compare with predict; returns the proto."""
-    proto = to_onnx(model)
-    onnx.checker.check_model(proto, full_check=True)
-    xs = xs if isinstance(xs, list) else [xs]
-    names = names or [i.name for i in proto.graph.input]
-    feeds = dict(zip(names, xs))
-    expected = model.predict(xs if len(xs) > 1 else xs[0])
-    expected = expected if isinstance(expected, list) else [expected]
-    float64 = model.dtype == np.float64
-    runs = [("reference", _run_reference(proto, feeds))]
-    ops = {n.op_type for n in proto.graph.node}
-    if ort is not None and not (float64 and ops & ORT_NO_FLOAT64):
-        runs.append(("onnxruntime", _run_ort(proto, feeds)))
-    for runner, outs in runs:
-        tol = 1e-10 if float64 and not (runner == "reference" and ops & REFERENCE_FLOAT32_OPS) \
-            else 1e-5
-        assert len(outs) == len(expected), runner
-        for out, exp in zip(outs, expected):
-            assert out.dtype == model.dtype and out.shape == exp.shape, runner
-            err = float(np.max(np.abs(out.astype(np.float64) - exp)))
-            assert err <= tol, f"{runner}: max |onnx - predict| = {err:.3g} > {tol}"
-    return proto
-
-
-def _x(shape, seed=0, scale=3.0, dtype=np.float32):
-    # wide enough to reach every activation's regimes
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+    return _check_runs(model, xs, names)[0]
 
 
 VECTOR_LAYERS = [
@@ -306,7 +288,7 @@ def test_every_registered_layer_has_an_exporter():
 
 def test_masks_pass_through_layers_that_keep_the_time_axis():
     # the seam for masked sequence layers: a mask rides beside its tensor in g.masks
-    from nnlite.export_onnx import OnnxGraph, export_layer
+    from nnlite.integrations.onnx.export import OnnxGraph, export_layer
     rng = np.random.default_rng(0)
     g = OnnxGraph(onnx, np.float32, 17)
     tanh, flatten = Tanh(name="tanh"), Flatten(name="flatten")

@@ -10,7 +10,7 @@ import nnlite
 from nnlite.callbacks import Callback, LambdaCallback
 from nnlite.errors import ConfigError, InputValueError, LabelError, ShapeError
 from nnlite.layers import Dense
-from nnlite.regularizers import L1, L2, L1L2
+from nnlite.regularizers import L1, L1L2, L2
 
 
 def _data(n=60, seed=0):

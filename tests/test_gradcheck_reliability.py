@@ -123,7 +123,7 @@ def test_plain_relative_error_is_what_failed_correct_layers():
         layer.forward(x, training=True)
         layer.backward(r)
         analytic = layer.grads["recurrent_kernel"].copy()
-        numeric = _numeric(lambda: float(np.sum(r * layer.forward(x, training=True))),
-                           layer.params["recurrent_kernel"], 1e-6)
+        numeric = _numeric(lambda r=r, layer=layer, x=x: float(np.sum(
+            r * layer.forward(x, training=True))), layer.params["recurrent_kernel"], 1e-6)
         misses += relative_error(analytic, numeric) >= 1e-6
     assert misses >= 1

@@ -10,7 +10,6 @@ from nnlite.errors import ConfigError, GraphError, ShapeError
 from nnlite.gradcheck import check_model
 from nnlite.layers import Activation, Add, Concatenate, Dense, Multiply, Subtract
 
-
 # The five-point stencil (order 4, ε = 1e-3) is accurate to ~1e-12 on these smooth graphs, so
 # even gradient entries of ~1e-6 (cancellation at fan-in) meet the relative tolerance; plain
 # central differences lose them to round-off.
@@ -56,7 +55,7 @@ def random_dags(draw):
     """A random DAG of Dense/activation/Add/Concatenate where each node picks any earlier
     node(s) as parents (so nodes fan out); adds of unequal widths become concatenations."""
     spec, widths = [], [3]
-    for i in range(draw(st.integers(2, 7))):
+    for _ in range(draw(st.integers(2, 7))):
         kind = draw(st.sampled_from(["dense", "act", "add", "concat"]))
         a = draw(st.integers(0, len(widths) - 1))
         b = draw(st.integers(0, len(widths) - 1))

@@ -7,13 +7,12 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from layer_check import built, gradient_errors, randomize
 
 import nnlite
 from nnlite.errors import ConfigError, InputValueError, ShapeError
 from nnlite.layers import Dense, GCNConv, SAGEConv
 from nnlite.layers.graph_conv import gcn_normalize
-
-from layer_check import built, gradient_errors, randomize
 
 N, F = 7, 5
 

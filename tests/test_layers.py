@@ -1,23 +1,42 @@
 """The shared contract every layer passes: NumPy reference forward, float64 finite-difference
 gradients of input and parameters, shapes, parameter count, config round trip, training vs
 inference behaviour, and PyTorch parity (when torch is installed)."""
+import cnn_ref
 import numpy as np
 import pytest
-from scipy.special import expit
+import torch_ref
+from scipy.special import erf, expit
 
 from nnlite import activations
 from nnlite.errors import ConfigError, UnknownNameError
 from nnlite.gradcheck import check_layer
-from nnlite.layers import (REGISTRY, Activation, Dense, Identity, LeakyReLU, ReLU, Sigmoid,
-                           Softmax, Softplus, Tanh)
-from nnlite.layers import (ELU, GELU, AvgPool2D, BatchNormalization, Conv2D, Dropout, Flatten,
-                           GlobalAveragePooling2D, HardSigmoid, LayerNormalization, MaxPool2D,
-                           Reshape, SiLU, Softsign)
-from nnlite.layers import Residual
-from scipy.special import erf
-
-import cnn_ref
-import torch_ref
+from nnlite.layers import (
+    ELU,
+    GELU,
+    REGISTRY,
+    Activation,
+    AvgPool2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    HardSigmoid,
+    Identity,
+    LayerNormalization,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Reshape,
+    Residual,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+)
 
 
 def _softmax(z):
@@ -275,7 +294,7 @@ def test_sigmoid_derivative_is_sigma_times_one_minus_sigma():
 
 def test_dense_string_activation_accepts_every_activation_name():
     for name in activations.names():
-        layer = _built(lambda: Dense(2, activation=name), (3, 4))
+        layer = _built(lambda name=name: Dense(2, activation=name), (3, 4))
         assert layer.activation.name == name
         assert np.isfinite(layer.forward(_input((3, 4)))).all()
 

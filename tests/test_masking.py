@@ -8,8 +8,17 @@ import nnlite
 from nnlite import losses
 from nnlite.errors import ConfigError
 from nnlite.gradcheck import check_model
-from nnlite.layers import (GRU, LSTM, Add, Bidirectional, Dense, Embedding,
-                           GlobalAveragePooling1D, Masking, SimpleRNN)
+from nnlite.layers import (
+    GRU,
+    LSTM,
+    Add,
+    Bidirectional,
+    Dense,
+    Embedding,
+    GlobalAveragePooling1D,
+    Masking,
+    SimpleRNN,
+)
 from nnlite.models.sequence_head import SequenceLoss, SequenceMetric
 
 VOCAB, STEPS, CLASSES = 12, 7, 5

@@ -6,8 +6,7 @@ from sklearn import metrics as skm
 import nnlite
 from nnlite.errors import ConfigError, UnknownNameError
 from nnlite.layers import Dense
-from nnlite.metrics import AUC, F1, R2, MeanAbsoluteError, MeanSquaredError, Precision, Recall
-from nnlite.metrics import get
+from nnlite.metrics import AUC, F1, R2, MeanAbsoluteError, MeanSquaredError, Precision, Recall, get
 
 
 def _batches(n, rng):

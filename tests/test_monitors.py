@@ -7,9 +7,15 @@ import pytest
 import nnlite
 from nnlite.errors import ConfigError, NotCompiledError
 from nnlite.layers import Dense, ReLU, Residual
-from nnlite.monitors import (ActivationMonitor, GradientMonitor, GradientWarning,
-                             activation_stats, first_to_last_ratio, layer_gradient_norms,
-                             plot_gradient_norms)
+from nnlite.monitors import (
+    ActivationMonitor,
+    GradientMonitor,
+    GradientWarning,
+    activation_stats,
+    first_to_last_ratio,
+    layer_gradient_norms,
+    plot_gradient_norms,
+)
 
 W1 = np.array([[0.5, -1.0, 0.25], [1.5, 0.75, -0.5]])     # (2, 3)
 B1 = np.array([0.1, -0.2, 0.3])

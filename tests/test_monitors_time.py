@@ -6,8 +6,11 @@ import pytest
 import nnlite
 from nnlite.callbacks import ActivationMonitor, GradientMonitor
 from nnlite.layers import GRU, LSTM, Bidirectional, Dense, SimpleRNN
-from nnlite.monitors_time import (plot_time_step_norms, time_step_activation_stats,
-                                  time_step_gradient_norms)
+from nnlite.monitors_time import (
+    plot_time_step_norms,
+    time_step_activation_stats,
+    time_step_gradient_norms,
+)
 
 T = 12
 

@@ -4,7 +4,7 @@ import pytest
 
 from nnlite import optimizers
 from nnlite.errors import ConfigError, UnknownNameError
-from nnlite.training import resolve_batch_size
+from nnlite.training.loop import resolve_batch_size
 
 
 def _run(opt, steps=5, seed=0):
@@ -95,7 +95,8 @@ def test_explicit_batch_size_wins():
 
 
 @pytest.mark.parametrize("factory, message", [
-    (lambda: optimizers.SGD(learning_rate=-0.1), "SGD: learning_rate must be a finite number > 0, got -0.1"),
+    (lambda: optimizers.SGD(learning_rate=-0.1),
+     "SGD: learning_rate must be a finite number > 0, got -0.1"),
     (lambda: optimizers.SGD(momentum=1.5), "momentum must be in \\[0, 1\\), got 1.5"),
     (lambda: optimizers.Adam(beta_1=1.0), "Adam: beta_1 must be in \\[0, 1\\), got 1.0"),
     (lambda: optimizers.MiniBatchSGD(batch_size=0), "batch_size must be a positive int, got 0"),

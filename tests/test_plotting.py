@@ -10,8 +10,7 @@ import nnlite  # noqa: E402
 from nnlite.datasets import make_moons, make_spirals  # noqa: E402
 from nnlite.errors import ConfigError, ShapeError  # noqa: E402
 from nnlite.layers import Dense  # noqa: E402
-from nnlite.plotting import (plot_decision_boundary, plot_gradient_norms, plot_graph,  # noqa
-                             plot_history)
+from nnlite.plotting import plot_decision_boundary, plot_gradient_norms, plot_graph, plot_history  # noqa
 
 
 @pytest.fixture(autouse=True)
@@ -103,8 +102,11 @@ def _depth_results():
 
 
 def test_depth_study_figures_draw_the_table(tmp_path):
-    from nnlite.plotting import (plot_depth_accuracy, plot_depth_gradient_norms,
-                                 plot_depth_loss_curves)
+    from nnlite.plotting import (
+        plot_depth_accuracy,
+        plot_depth_gradient_norms,
+        plot_depth_loss_curves,
+    )
 
     results = _depth_results()
     open_before = plt.get_fignums()

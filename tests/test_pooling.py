@@ -133,7 +133,8 @@ def test_bad_hyper_parameters_raise_config_error(make, match):
 
 def test_bad_shapes_raise_shape_error():
     with pytest.raises(ShapeError, match=r"Reshape 'r': cannot reshape input of shape "
-                                         r"\(batch, 3, 4\) \(12 values\) to target_shape \(5, -1\)"):
+                                         r"\(batch, 3, 4\) \(12 values\) to "
+                                         r"target_shape \(5, -1\)"):
         Reshape((5, -1), name="r").compute_output_shape((3, 4))
     with pytest.raises(ShapeError, match=r"MaxPool2D 'p': expects inputs \(batch, channels, "
                                          r"height, width\)"):

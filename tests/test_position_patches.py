@@ -3,13 +3,18 @@ against independent references (PyTorch's conv stem for patches), finite-differe
 of input and parameters, masks, config round trips, float32 and errors."""
 import numpy as np
 import pytest
+from layer_check import built, randomize
 
 from nnlite.errors import ConfigError, ShapeError
 from nnlite.gradcheck import check_layer
-from nnlite.layers import (REGISTRY, ClassToken, PatchEmbedding, PositionEmbedding,
-                           SelectToken, SinePositionEncoding)
-
-from layer_check import built, randomize
+from nnlite.layers import (
+    REGISTRY,
+    ClassToken,
+    PatchEmbedding,
+    PositionEmbedding,
+    SelectToken,
+    SinePositionEncoding,
+)
 
 # (id, factory, input shape with batch, parameter count)
 CASES = [

@@ -4,14 +4,13 @@ float32), PyTorch parity in both directions, padded-and-masked batches equal to 
 sequence alone, stateful layers, return_state in graph models, and bad configurations."""
 import numpy as np
 import pytest
+import seq_contract as sc
+import seq_ref
 
 import nnlite
 from nnlite.errors import ConfigError, ShapeError
 from nnlite.gradcheck import check_model
 from nnlite.layers import GRU, LSTM, Dense, SimpleRNN
-
-import seq_contract as sc
-import seq_ref
 
 SHAPE = (3, 6, 4)
 MASK = sc.ragged_mask(3, 6)
@@ -36,6 +35,8 @@ CASES = [
     ("gru_reset_before", lambda: GRU(3, reset_after=False, return_sequences=True), SHAPE,
      4 * 9 + 3 * 9 + 9, MASK),
     ("gru_state", lambda: GRU(3, return_state=True, return_sequences=True), SHAPE, 81, None),
+    ("gru_hard_sigmoid_relu", lambda: GRU(3, activation="relu", recurrent_activation="hard_sigmoid",
+                                           return_sequences=True), SHAPE, 81, MASK),
     ("lstm_zero_output", lambda: LSTM(3, return_sequences=True, zero_output_for_mask=True),
      SHAPE, 96, MASK),
 ]

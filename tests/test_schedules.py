@@ -6,8 +6,15 @@ import pytest
 
 from nnlite.errors import ConfigError, UnknownNameError
 from nnlite.optimizers import SGD, Adam, from_config
-from nnlite.schedules import (CosineDecay, ExponentialDecay, InverseTimeDecay,
-                              PiecewiseConstantDecay, StepDecay, deserialize, serialize)
+from nnlite.schedules import (
+    CosineDecay,
+    ExponentialDecay,
+    InverseTimeDecay,
+    PiecewiseConstantDecay,
+    StepDecay,
+    deserialize,
+    serialize,
+)
 
 
 def test_closed_forms():

@@ -7,9 +7,20 @@ import pytest
 import nnlite
 from nnlite.errors import ConfigError
 from nnlite.export import to_torch
-from nnlite.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Embedding,
-                           GlobalAveragePooling1D, GlobalMaxPooling1D, Masking, MaxPooling1D,
-                           SimpleRNN, TimeDistributed)
+from nnlite.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Conv1D,
+    Dense,
+    Embedding,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    Masking,
+    MaxPooling1D,
+    SimpleRNN,
+    TimeDistributed,
+)
 
 torch = pytest.importorskip("torch")
 

@@ -3,15 +3,26 @@ Dense on 3-D inputs: the layer contract (finite differences with masks, shapes, 
 inference, float32) and PyTorch parity (float64, ≤ 1e-10)."""
 import numpy as np
 import pytest
+import seq_contract as sc
+import seq_ref
 
 import nnlite
 from nnlite.errors import ConfigError, ShapeError
-from nnlite.layers import (GRU, LSTM, Bidirectional, Conv1D, Conv2D, Dense, Flatten,
-                           GlobalAveragePooling1D, GlobalMaxPooling1D, Masking, MaxPooling1D,
-                           SimpleRNN, TimeDistributed)
-
-import seq_contract as sc
-import seq_ref
+from nnlite.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    Masking,
+    MaxPooling1D,
+    SimpleRNN,
+    TimeDistributed,
+)
 
 SHAPE = (3, 7, 4)
 MASK = sc.ragged_mask(3, 7)

@@ -5,9 +5,20 @@ import pytest
 
 import nnlite
 from nnlite.gradcheck import check_model
-from nnlite.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Embedding,
-                           GlobalAveragePooling1D, GlobalMaxPooling1D, Masking, MaxPooling1D,
-                           SimpleRNN, TimeDistributed)
+from nnlite.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Conv1D,
+    Dense,
+    Embedding,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    Masking,
+    MaxPooling1D,
+    SimpleRNN,
+    TimeDistributed,
+)
 
 
 def _stack():

@@ -8,8 +8,15 @@ from scipy.optimize import minimize
 
 import nnlite
 from nnlite import optimizers
-from nnlite.errors import (ConfigError, DTypeError, InputValueError, NotBuiltError,
-                           NotCompiledError, ShapeError, UnknownNameError)
+from nnlite.errors import (
+    ConfigError,
+    DTypeError,
+    InputValueError,
+    NotBuiltError,
+    NotCompiledError,
+    ShapeError,
+    UnknownNameError,
+)
 from nnlite.gradcheck import check_model
 from nnlite.layers import Dense, ReLU, Sigmoid, Softmax
 

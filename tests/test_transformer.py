@@ -4,13 +4,12 @@ nn.TransformerEncoderLayer, the container contract (names, parameter views), Seq
 graph use, and that a causal decoder never sees the future."""
 import numpy as np
 import pytest
+from attention_ref import torch_encoder
+from layer_check import built, gradient_errors, randomize
 
 import nnlite
 from nnlite.errors import ConfigError, ShapeError
 from nnlite.layers import Dense, Flatten, TransformerDecoder, TransformerEncoder
-
-from attention_ref import torch_encoder
-from layer_check import built, gradient_errors, randomize
 
 B, T, S, D = 2, 4, 3, 6
 SMOOTH = {"order": 4, "eps": 1e-4}

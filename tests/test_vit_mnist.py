@@ -9,12 +9,19 @@ and 95.6% after 30 (the issue's figures); benchmarks/vit.py trains the identical
 The test asserts on accuracy only.
 """
 import numpy as np
+from test_cnn_mnist import _one_blas_thread
 
 import nnlite
-from nnlite.layers import (Add, ClassToken, Dense, LayerNormalization, PatchEmbedding,
-                           PositionEmbedding, SelectToken, TransformerEncoder)
-
-from test_cnn_mnist import _one_blas_thread
+from nnlite.layers import (
+    Add,
+    ClassToken,
+    Dense,
+    LayerNormalization,
+    PatchEmbedding,
+    PositionEmbedding,
+    SelectToken,
+    TransformerEncoder,
+)
 
 EPOCHS = 8
 

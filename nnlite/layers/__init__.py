@@ -1,7 +1,21 @@
 """Layers: ``Dense``, the activation layers, convolutions, recurrent layers, attention and
 Transformer blocks, graph convolutions, and the ``Layer`` base class."""
-from .activations import (ELU, GELU, Activation, HardSigmoid, Identity, LeakyReLU, ReLU, Sigmoid,
-                          SiLU, Softmax, Softplus, Softsign, Swish, Tanh)
+from .activations import (
+                          ELU,
+                          GELU,
+                          Activation,
+                          HardSigmoid,
+                          Identity,
+                          LeakyReLU,
+                          ReLU,
+                          Sigmoid,
+                          SiLU,
+                          Softmax,
+                          Softplus,
+                          Softsign,
+                          Swish,
+                          Tanh,
+)
 from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
@@ -13,13 +27,27 @@ from .gru import GRU
 from .lstm import LSTM
 from .masking import Masking
 from .merge import Add, Concatenate, Multiply, Subtract
+from .nodes import Input
 from .normalization import BatchNormalization, LayerNormalization
 from .patches import ClassToken, PatchEmbedding, SelectToken
-from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
-                      MaxPool2D, MaxPooling2D)
-from .pooling1d import (GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
-                        GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
+from .pooling import (
+                          AveragePooling2D,
+                          AvgPool2D,
+                          GlobalAveragePooling2D,
+                          GlobalAvgPool2D,
+                          MaxPool2D,
+                          MaxPooling2D,
+)
+from .pooling1d import (
+                          GlobalAveragePooling1D,
+                          GlobalAvgPool1D,
+                          GlobalMaxPool1D,
+                          GlobalMaxPooling1D,
+                          MaxPool1D,
+                          MaxPooling1D,
+)
 from .position import PositionEmbedding, SinePositionEncoding
+from .registry import REGISTRY, layer_from_spec, register
 from .regularization import Dropout
 from .reshape import Flatten, Reshape
 from .residual import Residual
@@ -37,42 +65,14 @@ __all__ = ["Layer", "Dense", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU
            "ClassToken", "SelectToken", "GCNConv", "SAGEConv", "SimpleRNN", "LSTM", "GRU",
            "Embedding", "Masking", "Bidirectional", "TimeDistributed", "Conv1D", "MaxPooling1D",
            "MaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
-           "GlobalMaxPool1D", "REGISTRY", "layer_from_spec"]
+           "GlobalMaxPool1D", "Input", "REGISTRY", "layer_from_spec"]
 
-#: Every layer class nnlite can rebuild from a config, by class name (used when loading files).
-REGISTRY = {cls.__name__: cls for cls in (Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU,
-                                          Softplus, Softmax, Identity)}
-REGISTRY.update({cls.__name__: cls for cls in (Add, Subtract, Multiply, Concatenate, Residual)})
-REGISTRY.update({cls.__name__: cls for cls in (
-    GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D,
-    Flatten, Reshape, Dropout, BatchNormalization, LayerNormalization)})
-REGISTRY.update({cls.__name__: cls for cls in (
-    MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
-    TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv)})
-REGISTRY.update({cls.__name__: cls for cls in (
-    SimpleRNN, LSTM, GRU, Embedding, Masking, Bidirectional, TimeDistributed, Conv1D,
-    MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)})
-
-
-def __getattr__(name):
-    # ``from nnlite.layers import Input`` (Keras's keras.layers.Input): graph inputs are built
-    # by nnlite.models, which sits above the layers, so the name is looked up on first use
-    if name == "Input":
-        from ..models.graph_build import Input
-        return Input
-    raise AttributeError(f"module 'nnlite.layers' has no attribute {name!r}")
-
-
-def layer_from_spec(spec: dict, custom_objects: dict | None = None) -> Layer:
-    """A layer from ``{"class_name": type(layer).__name__, "config": layer.get_config()}``.
-
-    Only classes of ``REGISTRY`` and those the caller passes in ``custom_objects`` (by class
-    name) are instantiated: a spec never names code to import."""
-    from ..errors import UnknownNameError
-
-    name = spec.get("class_name") if isinstance(spec, dict) else None
-    cls = REGISTRY.get(name) or (custom_objects or {}).get(name)
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
-        raise UnknownNameError(f"unknown layer class {name!r}; registered: {sorted(REGISTRY)} "
-                               "(pass your own classes in custom_objects)")
-    return cls.from_config(dict(spec.get("config", {})))
+register(Dense, Activation, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Softmax, Identity,
+         Add, Subtract, Multiply, Concatenate, Residual,
+         GELU, ELU, SiLU, Softsign, HardSigmoid, Conv2D, MaxPool2D, AvgPool2D,
+         GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
+         LayerNormalization,
+         MultiHeadAttention, PositionEmbedding, SinePositionEncoding, TransformerEncoder,
+         TransformerDecoder, PatchEmbedding, ClassToken, SelectToken, GCNConv, SAGEConv,
+         SimpleRNN, LSTM, GRU, Embedding, Masking, Bidirectional, TimeDistributed, Conv1D,
+         MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D)

@@ -5,7 +5,7 @@ They have no parameters.  In training mode they keep the one array their derivat
 """
 from __future__ import annotations
 
-from .. import activations
+from ..math import activations
 from .base import Layer
 
 __all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax",
@@ -31,7 +31,8 @@ class Activation(Layer):
         return self.activation.name if type(self) is Activation else super().default_name
 
     def forward(self, x, training=False, logits=False):
-        """``logits=True`` returns ``x`` unchanged (the model fuses this activation into the loss)."""
+        """``logits=True`` returns ``x`` unchanged (the model fuses this activation into the
+        loss)."""
         act = self.activation
         if logits:
             y = saved = x

@@ -32,9 +32,10 @@ import math
 
 import numpy as np
 
-from .. import initializers
 from ..errors import ConfigError, GraphError, ShapeError
+from ..math import initializers
 from .base import Layer
+from .nodes import call_layer
 
 __all__ = ["MultiHeadAttention", "masked_softmax", "softmax_backward", "causal_mask"]
 
@@ -156,7 +157,6 @@ class MultiHeadAttention(Layer):
                  return_attention_scores=False):
         """Symbolic call on graph nodes (see the class docstring); returns a node, or the
         nodes (output, scores) with ``return_attention_scores=True``."""
-        from ..models.graph_build import call_layer  # graphs sit on top of layers
 
         given = {"query": query, "value": value, "key": key, "attention_mask": attention_mask}
         roles = [r for r in ROLES if given[r] is not None]

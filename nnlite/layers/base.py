@@ -27,6 +27,8 @@ import re
 import numpy as np
 
 from ..errors import ConfigError, InputValueError, NotBuiltError, ShapeError
+from ..math import initializers
+from .nodes import as_shape, call_layer
 
 __all__ = ["Layer"]
 
@@ -37,7 +39,8 @@ def _snake(name: str) -> str:
 
 
 class Layer:
-    """Base class: hyper-parameters in ``__init__``, weights in ``build``, math in forward/backward."""
+    """Base class: hyper-parameters in ``__init__``, weights in ``build``, math in
+    forward/backward."""
 
     def __init__(self, name: str | None = None, input_shape=None, input_dim: int | None = None,
                  trainable: bool = True):
@@ -50,7 +53,7 @@ class Layer:
                 raise ConfigError(f"{type(self).__name__}: give input_shape or input_dim, not both")
             input_shape = (input_dim,)
         if input_shape is not None:
-            input_shape = _as_shape(input_shape, f"{type(self).__name__}: input_shape")
+            input_shape = as_shape(input_shape, f"{type(self).__name__}: input_shape")
         self.name = name
         self.input_shape = input_shape
         self.output_shape = None
@@ -102,8 +105,6 @@ class Layer:
         one-element list shared by its layers): loading a file uses it so that a config cannot
         ask for more weights than the file holds.
         """
-        from .. import initializers
-
         shape = tuple(int(d) for d in shape)
         size = 1
         for d in shape:
@@ -212,7 +213,6 @@ class Layer:
         """Symbolic call for the graph API: ``h = Dense(8)(x)`` on a node from ``nnlite.Input``
         (or a list of nodes for a merge) records an edge and returns the new node; nothing is
         computed.  Use ``model.predict`` for numbers."""
-        from ..models.graph_build import call_layer  # graphs sit on top of layers
         return call_layer(self, inputs)
 
     # ------------------------------------------------------------------ config
@@ -226,7 +226,7 @@ class Layer:
         return config
 
     @classmethod
-    def from_config(cls, config: dict) -> "Layer":
+    def from_config(cls, config: dict) -> Layer:
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -260,15 +260,3 @@ def assign_checked(targets, weights, what) -> None:
         arrays.append(value)
     for (_, _, target), value in zip(targets, arrays):
         target[...] = value
-
-
-def _as_shape(value, what: str) -> tuple:
-    if isinstance(value, (int, np.integer)):
-        value = (value,)
-    try:
-        shape = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{what} must be a tuple of positive ints, got {value!r}") from None
-    if not shape or any(v <= 0 for v in shape):
-        raise ConfigError(f"{what} must be a tuple of positive ints, got {value!r}")
-    return shape

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
-from ..activations import activate, activation_grad
 from ..errors import ConfigError, NotBuiltError, ShapeError
+from ..math import activations, initializers, regularizers
+from ..math.activations import activate, activation_grad
 from .base import Layer
 from .dense import kernel_bias_config
 from .im2col import col2im, col2im_batch, col2im_full, im2col, im2col_batch

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
-from ..activations import activate, activation_grad
 from ..errors import ConfigError, ShapeError
+from ..math import activations, initializers, regularizers
+from ..math.activations import activate, activation_grad
 from .base import Layer
 from .conv import window_geometry
 from .dense import kernel_bias_config

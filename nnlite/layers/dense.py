@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
-from ..activations import activate, activation_grad
 from ..errors import ConfigError, ShapeError
+from ..math import activations, initializers, regularizers
+from ..math.activations import activate, activation_grad
 from .base import Layer
 
 __all__ = ["Dense"]

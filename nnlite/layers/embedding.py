@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csc_array
 
-from .. import initializers, regularizers
 from ..errors import ConfigError, InputValueError
+from ..math import initializers, regularizers
 from .base import Layer
 
 __all__ = ["Embedding"]

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
-from ..activations import activate, activation_grad
 from ..errors import ConfigError, ShapeError
+from ..math import activations, initializers, regularizers
+from ..math.activations import activate, activation_grad
 from .base import Layer
+from .dense import kernel_bias_config
 
 __all__ = ["GCNConv", "SAGEConv", "gcn_normalize", "mean_normalize"]
 
@@ -158,7 +159,6 @@ class _GraphConv(Layer):
         self._cached = self._x = self._matrix = self._saved = None
 
     def get_config(self):
-        from .dense import kernel_bias_config
         return {"name": self.name, "units": self.units, **kernel_bias_config(self)}
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from ..math import activations
 from .recurrent import Recurrent, _elementwise, _flag, slope
 
 __all__ = ["LSTM"]

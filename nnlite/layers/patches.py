@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers
 from ..errors import ConfigError, ShapeError
+from ..math import initializers
 from .base import Layer
 
 __all__ = ["PatchEmbedding", "ClassToken", "SelectToken"]

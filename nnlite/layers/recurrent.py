@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
 from ..errors import ConfigError, ShapeError
+from ..math import activations, initializers, regularizers
 from . import blas_threads
 from .base import Layer
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Layer
+from .dense import Dense
+from .registry import layer_from_spec
 
 __all__ = ["Residual"]
 
@@ -102,7 +104,6 @@ class Residual(Layer):
                 layer.build(shape, rng, dtype)                    # weights are kept
             shape = layer.output_shape
         if self.projection == "dense":
-            from .dense import Dense
             self.projection = Dense(shape[-1], name="projection")
             self.name = self._name  # name the new sublayer
         if isinstance(self.projection, Layer):
@@ -112,7 +113,8 @@ class Residual(Layer):
             skip = self.input_shape
         if skip != shape:
             raise ConfigError(
-                f"Residual {self.name!r}: the block maps (batch, {', '.join(map(str, self.input_shape))}) "
+                f"Residual {self.name!r}: the block maps "
+                f"(batch, {', '.join(map(str, self.input_shape))}) "
                 f"to (batch, {', '.join(map(str, shape))}) but the skip path gives "
                 f"(batch, {', '.join(map(str, skip))}); use projection='dense' when widths differ")
         self.output_shape = shape
@@ -164,8 +166,6 @@ class Residual(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from . import layer_from_spec
-
         config = dict(config)
         block = [layer_from_spec(spec) for spec in config.pop("block")]
         projection = config.pop("projection", None)

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
 from ..errors import ConfigError, ShapeError
+from ..math import activations
 from .attention import MultiHeadAttention
 from .composite import Composite
 from .dense import Dense
+from .nodes import call_layer
 from .normalization import LayerNormalization
 from .regularization import Dropout
 
@@ -212,7 +213,6 @@ class TransformerDecoder(_Block):
 
     def __call__(self, decoder_sequence, encoder_sequence=None, use_causal_mask=True):
         """Symbolic call on graph nodes; returns the output node."""
-        from ..models.graph_build import call_layer  # graphs sit on top of layers
 
         if not isinstance(use_causal_mask, (bool, np.bool_)):
             raise ConfigError(f"TransformerDecoder: use_causal_mask must be True or False, got "

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import ConfigError, ShapeError
 from .base import Layer
 from .recurrent import Recurrent
+from .registry import layer_from_spec
 
 __all__ = ["Bidirectional", "TimeDistributed"]
 
@@ -214,8 +215,6 @@ class Bidirectional(_Wrapper):
 
     @classmethod
     def from_config(cls, config):
-        from . import layer_from_spec
-
         config = dict(config)
         return cls(layer_from_spec(config.pop("layer")), **config)
 
@@ -275,8 +274,6 @@ class TimeDistributed(_Wrapper):
 
     @classmethod
     def from_config(cls, config):
-        from . import layer_from_spec
-
         config = dict(config)
         return cls(layer_from_spec(config.pop("layer")), **config)
 

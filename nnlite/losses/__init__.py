@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from ..errors import UnknownNameError
 from .base import Loss
-from .crossentropy import (BinaryCrossEntropy, CategoricalCrossEntropy,
-                           SparseCategoricalCrossEntropy)
+from .crossentropy import BinaryCrossEntropy, CategoricalCrossEntropy, SparseCategoricalCrossEntropy
 from .margin import Hinge, LogisticLoss
 from .regression import Huber, MeanAbsoluteError, MeanSquaredError
 

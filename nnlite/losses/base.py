@@ -102,11 +102,12 @@ class Loss:
 
     # -- targets, configuration -------------------------------------------------------
     def prepare_targets(self, y_true, output_shape, dtype) -> np.ndarray:
-        """Check ``y_true`` against the output shape and convert it; raises LabelError/ShapeError."""
+        """Check ``y_true`` against the output shape and convert it; raises LabelError or
+        ShapeError."""
         y = float_targets(y_true, type(self).__name__, dtype)
         return match_shape(y, output_shape, type(self).__name__)
 
-    def with_logits(self) -> "Loss":
+    def with_logits(self) -> Loss:
         """The same loss taking the logits of ``fuses_with`` as its input."""
         config = self.get_config()
         return type(self)(**{**config, "from_logits": True}) if "from_logits" in config else self

@@ -19,8 +19,14 @@ from scipy.special import expit
 
 from ..errors import LabelError, ShapeError
 from .base import EPSILON, Loss, flag, unit_interval
-from .stable import (categorical_rows, label_index, row_sums, softmax_parts, softplus_minus,
-                     sparse_rows)
+from .stable import (
+    categorical_rows,
+    label_index,
+    row_sums,
+    softmax_parts,
+    softplus_minus,
+    sparse_rows,
+)
 from .targets import float_targets
 
 __all__ = ["BinaryCrossEntropy", "CategoricalCrossEntropy", "SparseCategoricalCrossEntropy"]

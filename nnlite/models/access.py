@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, GraphError
 from ..layers.base import Layer, bool_flag
-from .graph_build import Node
+from ..layers.nodes import Node
 from .weights import assign_weights, leaf_layers, weight_arrays, weight_lists
 
 __all__ = ["LayersAndWeights", "call_model", "find_layer", "model_to_json"]

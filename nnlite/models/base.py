@@ -17,12 +17,21 @@ import numpy as np
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
-from ..errors import (ConfigError, NotBuiltError, NotCompiledError)
-from ..training import Trainer, resolve_batch_size
+from ..errors import ConfigError, NotBuiltError, NotCompiledError
+from ..math.activations import sigmoid, softmax
+from ..training.loop import Trainer, resolve_batch_size
 from . import fit_options
 from .access import LayersAndWeights
-from .checks import (check_array, check_callbacks, check_compile_order, check_targets,
-                     check_verbose, chunk_size, warn_ignored_from_logits)
+from .checks import (
+    check_array,
+    check_callbacks,
+    check_compile_order,
+    check_targets,
+    check_verbose,
+    chunk_size,
+    warn_ignored_from_logits,
+)
+from .services import service
 from .summary import summary_text
 from .weights import leaf_layers, limit_allocation, pack_parameters, trainable_segments
 
@@ -334,7 +343,6 @@ class BaseModel(LayersAndWeights):
         out = self.predict(x, batch_size)
         if self._fused or not self._train_loss.from_logits:
             return out
-        from ..activations import sigmoid, softmax
         return sigmoid(out) if task in ("pm1", "binary") else softmax(out)
 
     def predict_classes(self, x, batch_size=None):
@@ -358,18 +366,15 @@ class BaseModel(LayersAndWeights):
     def save(self, path) -> None:
         """Write architecture, compile settings, weights, optimizer state and random state to
         one file (see ``nnlite.saving``); ``nnlite.load_model(path)`` reads it back."""
-        from ..saving import save_model
-        save_model(self, path)
+        service("save_model")(self, path)
 
     def save_weights(self, path) -> None:
         """Write only the weights (see ``nnlite.saving``)."""
-        from ..saving import save_weights
-        save_weights(self, path)
+        service("save_weights")(self, path)
 
     def load_weights(self, path) -> None:
         """Read weights written by ``save_weights`` (or ``save``) into this built model."""
-        from ..saving import load_weights
-        load_weights(self, path)
+        service("load_weights")(self, path)
 
     def summary(self, print_fn=print) -> str:
         """Print (and return) a table of layers, output shapes and parameter counts."""
@@ -383,13 +388,11 @@ class BaseModel(LayersAndWeights):
     # ------------------------------------------------------------------ derivatives
     def input_gradient(self, x, output=None, unit=None, weights=None):
         """∂(Σ w ⊙ output)/∂x for a batch (saliency); see ``nnlite.grad.input_gradient``."""
-        from ..grad import input_gradient
-        return input_gradient(self, x, output=output, unit=unit, weights=weights)
+        return service("input_gradient")(self, x, output=output, unit=unit, weights=weights)
 
     def gradients(self, x, y=None, output=None, unit=None, weights=None) -> dict:
         """{"layer/param": ∂L/∂θ} for targets ``y``, or of an output; see ``nnlite.grad``."""
-        from ..grad import gradients
-        return gradients(self, x, y, output=output, unit=unit, weights=weights)
+        return service("gradients")(self, x, y, output=output, unit=unit, weights=weights)
 
     def _first_layer_name(self):
         return self.layers[0].name if self.layers else None

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import losses, optimizers
 from ..errors import ConfigError, DTypeError, InputValueError, ShapeError
+from ..training.callbacks import Callback
 from .sequence_head import prepare_targets
 
 __all__ = ["chunk_size", "check_array", "check_adjacency", "check_targets", "check_callbacks",
@@ -139,8 +140,6 @@ def check_targets(model, x, y):
 
 def check_callbacks(callbacks) -> list:
     """``fit(callbacks=...)`` as a list of Callback instances, checked before anything runs."""
-    from ..callbacks import Callback
-
     if callbacks is None:
         return []
     if isinstance(callbacks, Callback):

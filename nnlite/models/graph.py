@@ -32,10 +32,18 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..errors import ConfigError, GraphError, ShapeError
 from .base import BaseModel
-from .checks import (check_adjacency, check_compile_order, check_token_ids, check_verbose,
-                     chunk_size)
-from .graph_build import (Input, Node, assign_names, check_graph, execution_plan, graph_config,
-                          graph_from_config, topological_order)
+from .checks import check_adjacency, check_compile_order, check_token_ids, check_verbose, chunk_size
+from .fit_options import penalty
+from .graph_build import (
+    Input,
+    Node,
+    assign_names,
+    check_graph,
+    execution_plan,
+    graph_config,
+    graph_from_config,
+    topological_order,
+)
 from .masks import graph_run, plan
 from .output_losses import LossTracker, WeightedLosses
 from .sequence_head import prepare_targets, wrap_sequence_head
@@ -101,7 +109,7 @@ class Model(BaseModel):
         return self.inputs[0].name
 
     def _build_layers(self, input_shape, rng):
-        for i, layer, parents in self._plan:
+        for _, layer, parents in self._plan:
             shapes = [self.nodes[p].shape for p in parents]
             layer.build(shapes if layer.multi_input else shapes[0], rng, self.dtype)
         self._masks = plan(self)
@@ -369,7 +377,6 @@ class Model(BaseModel):
             part._cache = None  # do not keep the last chunk alive
         logs = {"loss": total / n if mean else total}
         if self._has_regularizers:
-            from .fit_options import penalty
             logs["loss"] += penalty(self)
         logs.update(self._metric_results())
         return logs
@@ -412,7 +419,7 @@ class Model(BaseModel):
         return graph_config(self)
 
     @classmethod
-    def from_config(cls, spec, seed=None, custom_objects=None, max_weight_bytes=None) -> "Model":
+    def from_config(cls, spec, seed=None, custom_objects=None, max_weight_bytes=None) -> Model:
         """The model described by ``get_config()`` (new weights; copy them with set_weights).
         ``custom_objects`` and ``max_weight_bytes`` as in ``Sequential.from_config``."""
         return graph_from_config(cls, spec, seed, custom_objects, max_weight_bytes)

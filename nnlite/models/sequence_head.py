@@ -16,7 +16,8 @@ weights ``m · N / Σm`` (N rows), so
                                    real steps, not by Σ w m, as Keras
 
 and a batch whose steps are all masked has loss 0 and gradient 0 (never NaN).  Metrics see
-only the real steps (and are 0, not NaN, when every step was masked).  Outputs without a time axis are untouched: the model keeps the plain loss
+only the real steps (and are 0, not NaN, when every step was masked).  Outputs without a time
+axis are untouched: the model keeps the plain loss
 and metric objects, so none of this costs anything there.
 """
 from __future__ import annotations

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..layers.base import Layer
+from ..layers.registry import layer_from_spec
 from . import masks
 from .base import BaseModel, limit_allocation
 from .checks import check_token_ids
@@ -131,7 +132,8 @@ class Sequential(BaseModel):
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         """``{"class_name": "Sequential", "config": {"name", "dtype", "layers": [spec, ...]}}``
-        with each layer as ``{"class_name": type(layer).__name__, "config": layer.get_config()}``."""
+        with each layer as ``{"class_name": type(layer).__name__,
+        "config": layer.get_config()}``."""
         layers = []
         for i, layer in enumerate(self.layers):
             config = layer.get_config()
@@ -143,12 +145,10 @@ class Sequential(BaseModel):
 
     @classmethod
     def from_config(cls, spec, seed=None, custom_objects=None,
-                    max_weight_bytes=None) -> "Sequential":
+                    max_weight_bytes=None) -> Sequential:
         """Rebuild from ``get_config()``: only classes of ``nnlite.layers.REGISTRY`` (and those
         the caller passes in ``custom_objects``, by class name) are instantiated.
         ``max_weight_bytes`` caps what building the model may allocate (see ``add_weight``)."""
-        from ..layers import layer_from_spec
-
         config = spec["config"] if "class_name" in spec else spec
         layers = [layer_from_spec(entry, custom_objects) for entry in config["layers"]]
         limit_allocation(layers, max_weight_bytes)

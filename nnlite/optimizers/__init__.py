@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..errors import UnknownNameError
 from .adaptive import AdaGrad, Adam, AdamW, Nadam, RMSProp
 from .base import Optimizer
+from .schedules import deserialize
 from .sgd import GD, SGD, MiniBatchSGD
 
 RMSprop, Adagrad = RMSProp, AdaGrad  # Keras's spellings
@@ -52,6 +53,5 @@ def from_config(class_name: str, config: dict, custom_objects=None) -> Optimizer
         raise UnknownNameError(f"unknown optimizer class {class_name!r}; valid: {sorted(_CLASSES)}")
     config = dict(config)
     if isinstance(config.get("learning_rate"), dict):
-        from ..schedules import deserialize
         config["learning_rate"] = deserialize(config["learning_rate"], custom_objects)
     return _CLASSES[class_name](**config)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from .schedules import serialize
 
 __all__ = ["Optimizer", "positive"]
 
@@ -157,7 +158,6 @@ class Optimizer:
     def get_config(self) -> dict:
         config = {"learning_rate": self.learning_rate}
         if self.schedule is not None:
-            from ..schedules import serialize
             config["learning_rate"] = serialize(self.schedule)
         for key in ("clipnorm", "clipvalue", "weight_decay"):
             if getattr(self, key) is not None:

@@ -29,7 +29,8 @@ class SGD(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.momentum = positive("momentum", momentum, type(self).__name__, allow_zero=True)
         if self.momentum >= 1.0:
-            raise ConfigError(f"{type(self).__name__}: momentum must be in [0, 1), got {momentum!r}")
+            raise ConfigError(f"{type(self).__name__}: momentum must be in [0, 1), got "
+                              f"{momentum!r}")
         if nesterov and self.momentum == 0.0:
             raise ConfigError(f"{type(self).__name__}: nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -70,7 +71,8 @@ class MiniBatchSGD(SGD):
         super().__init__(learning_rate, momentum, nesterov, **kwargs)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size <= 0:
-            raise ConfigError(f"MiniBatchSGD: batch_size must be a positive int, got {batch_size!r}")
+            raise ConfigError(f"MiniBatchSGD: batch_size must be a positive int, got "
+                              f"{batch_size!r}")
         self.batch_size = int(batch_size)
 
     def get_config(self):

@@ -137,7 +137,8 @@ def summary_rows(data):
                      f"{huge.get('dense_units_peak_mb', '?')} MiB peak, and BatchNormalization / "
                      f"LayerNormalization over 2^24 features at "
                      f"{huge.get('batch_normalization_input_shape_peak_mb', '?')} / "
-                     f"{huge.get('layer_normalization_input_shape_peak_mb', '?')} MiB. A {huge.get('deflate_bomb_file_bytes', 0) // 1024} KiB "
+                     f"{huge.get('layer_normalization_input_shape_peak_mb', '?')} MiB. A "
+                     f"{huge.get('deflate_bomb_file_bytes', 0) // 1024} KiB "
                      f"deflate bomb declaring 64 MiB: refused at a "
                      f"{huge.get('deflate_bomb_default_limit_peak_mb', '?')} MiB peak",
                      "python -m pytest tests/reliability/test_file_fuzzing.py -q"))

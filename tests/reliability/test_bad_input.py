@@ -19,7 +19,7 @@ import pytest
 
 import nnlite
 from nnlite import errors, losses, optimizers
-from nnlite.layers import Conv2D, Dense, Dropout, LeakyReLU, ELU
+from nnlite.layers import ELU, Conv2D, Dense, Dropout, LeakyReLU
 
 from .helpers import blobs, fingerprint
 

@@ -386,7 +386,8 @@ def _huge_claims(data):
     # .npy header length fields claiming 64 KiB (v1) and 4 GiB (v2) headers
     v1 = bytearray(members[first])
     struct.pack_into("<H", v1, 8, 0xFFFF)
-    v2 = bytearray(b"\x93NUMPY\x02\x00") + struct.pack("<I", 0xFFFFFFF0) + bytes(members[first][10:])
+    v2 = bytearray(b"\x93NUMPY\x02\x00") + struct.pack("<I", 0xFFFFFFF0) \
+        + bytes(members[first][10:])
     cases["npy_header_len_v1"] = fuzzing.write_members({**members, first: bytes(v1)})
     cases["npy_header_len_v2"] = fuzzing.write_members({**members, first: bytes(v2)})
     return cases
