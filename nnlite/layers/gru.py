@@ -115,7 +115,7 @@ class GRU(Recurrent):
                     np.matmul(src, kernel, out=u)
                     if rec_bias is not None:
                         u[2] += rec_bias
-                    zr += u[0:2]
+                    np.add(zr, u[0:2], out=zr)
                     self._gates(zr, fast, ract)
                     np.multiply(g[1, t], u[2], out=tmp)              # r ⊙ (h U_h + b_h)
                 else:
@@ -124,12 +124,12 @@ class GRU(Recurrent):
                     self._gates(zr, fast, ract)
                     np.multiply(g[1, t], src, out=rh[t])
                     np.matmul(rh[t], kernel[2], out=tmp)             # (r ⊙ h) U_h
-                hh += tmp
+                np.add(hh, tmp, out=hh)
                 act(hh, out=hh)
                 out = hs[t + 1]                              # h = ĥ + z ⊙ (h_{t-1} - ĥ)
                 np.subtract(prev, hh, out=out)
-                out *= g[0, t]
-                out += hh
+                np.multiply(out, g[0, t], out=out)
+                np.add(out, hh, out=out)
                 if carry is not None:
                     np.copyto(out, prev, where=carry[t][:, None])
         if training:
@@ -144,8 +144,8 @@ class GRU(Recurrent):
     def _gates(zr, fast, ract):
         if fast:
             np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5
+            np.multiply(zr, 0.5, out=zr)
+            np.add(zr, 0.5, out=zr)
         else:
             ract(zr, out=zr)
 
@@ -193,7 +193,7 @@ class GRU(Recurrent):
         norms = self._step_norms(steps)
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
-                dh += dy_tm[t]
+                np.add(dh, dy_tm[t], out=dh)
             if norms is not None:                                        # ‖∂L/∂h_t‖
                 norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
@@ -215,8 +215,8 @@ class GRU(Recurrent):
                 back += parts[1]
             if rec_drop is not None:
                 back *= rec_drop
-            dh *= g[0, t]                                        # dh ⊙ z
-            dh += back                                           # dL/dh_{t-1}
+            np.multiply(dh, g[0, t], out=dh)                     # dh ⊙ z
+            np.add(dh, back, out=dh)                             # dL/dh_{t-1}
             if keep is not None:
                 dh += pass_h
         src = hs[:steps] if hr is None else hr

@@ -95,7 +95,8 @@ class LSTM(Recurrent):
         rec = buf("rec", (4, n, h))
         cell = buf("cell_terms", (2, n, h))
         hr = buf("h_rec", (n, h)) if rec_drop is not None else None
-        act, ract = self.activation, self.recurrent_activation
+        ract = self.recurrent_activation
+        act = np.tanh if self.activation.name == "tanh" else self.activation
         carry = None if on is None else ~on
         with self._step_blas(n):
             for t in range(steps):
@@ -181,7 +182,7 @@ class LSTM(Recurrent):
         norms = self._step_norms(steps)
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
-                dh += dy_tm[t]
+                np.add(dh, dy_tm[t], out=dh)
             if norms is not None:                                        # ‖∂L/∂h_t‖
                 norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
@@ -189,12 +190,12 @@ class LSTM(Recurrent):
                 dh *= keep[t]
             mt = m[:, t]
             np.multiply(dh, mt[3:5], out=mt[3:5])       # dz_o; dh ⊙ o tanh'(c)
-            dc += mt[4]
+            np.add(dc, mt[4], out=dc)
             if keep is not None:
                 np.multiply(dc, carry[t], out=pass_c)
                 dc *= keep[t]
             np.multiply(dc, mt[0:3], out=mt[0:3])       # dz_i, dz_f, dz_g
-            dc *= forget[t]                             # dL/dc_{t-1}
+            np.multiply(dc, forget[t], out=dc)          # dL/dc_{t-1}
             np.matmul(mt[0:4], kernel_t, out=back)      # dz_k U_kᵀ, gate by gate
             np.add.reduce(back, axis=0, out=dh)         # dL/dh_{t-1}
             if rec_drop is not None:

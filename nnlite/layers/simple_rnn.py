@@ -52,7 +52,7 @@ class SimpleRNN(Recurrent):
                 z = hs[t + 1]
                 src = hs[t] if hr is None else np.multiply(hs[t], rec_drop, out=hr)
                 np.matmul(src, kernel, out=rec)
-                z += rec
+                np.add(z, rec, out=z)
                 act(z, out=z)
                 if carry is not None:
                     np.copyto(z, hs[t], where=carry[t][:, None])
@@ -82,14 +82,14 @@ class SimpleRNN(Recurrent):
         norms = self._step_norms(steps)
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
-                dh += dy_tm[t]
+                np.add(dh, dy_tm[t], out=dh)
             if norms is not None:                                        # ‖∂L/∂h_t‖
                 norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
                 np.multiply(dh, carry[t], out=pass_h)
                 dh *= keep[t]
             d = dz[t]
-            d *= dh                                                  # dz_t = dh ⊙ f'
+            np.multiply(d, dh, out=d)                                # dz_t = dh ⊙ f'
             np.matmul(d, kernel_t, out=dh)
             if rec_drop is not None:
                 dh *= rec_drop
