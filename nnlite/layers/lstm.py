@@ -98,30 +98,30 @@ class LSTM(Recurrent):
         ract = self.recurrent_activation
         act = np.tanh if self.activation.name == "tanh" else self.activation
         carry = None if on is None else ~on
+        cell_ig, cell_fc = cell
+        # per-step views, made by iterating (cheaper than indexing inside the loop)
+        views = zip(z[:4].swapaxes(0, 1), z[:3].swapaxes(0, 1), z[0:2].swapaxes(0, 1),
+                    z[3:5].swapaxes(0, 1), z[2], z[5], z[4], z[4, 1:], hs[:-1], hs[1:])
         with self._step_blas(n):
-            for t in range(steps):
-                zt = z[:, t]                             # (6, n, H) views of step t
-                pre = zt[:4]
-                src = hs[t] if hr is None else np.multiply(hs[t], rec_drop, out=hr)
+            for t, (pre, sig, i_f, g_c, o, tc, c_prev, c, prev, out) in enumerate(views):
+                src = prev if hr is None else np.multiply(prev, rec_drop, out=hr)
                 np.matmul(src, kernel, out=rec)          # h_{t-1} U, gate by gate
                 np.add(pre, rec, out=pre)
                 if fast:
                     np.tanh(pre, out=pre)
-                    sig = zt[:3]
                     np.multiply(sig, 0.5, out=sig)
                     np.add(sig, 0.5, out=sig)
                 else:
-                    ract(zt[:3], out=zt[:3])
-                    act(zt[3], out=zt[3])
-                np.multiply(zt[0:2], zt[3:5], out=cell)  # i ⊙ g, f ⊙ c_{t-1}
-                c = z[4, t + 1]
-                np.add(cell[0], cell[1], out=c)
+                    ract(sig, out=sig)
+                    act(pre[3], out=pre[3])
+                np.multiply(i_f, g_c, out=cell)          # i ⊙ g, f ⊙ c_{t-1}
+                np.add(cell_ig, cell_fc, out=c)
                 if carry is not None:
-                    np.copyto(c, zt[4], where=carry[t][:, None])
-                act(c, out=zt[5])
-                np.multiply(zt[2], zt[5], out=hs[t + 1])
+                    np.copyto(c, c_prev, where=carry[t][:, None])
+                act(c, out=tc)
+                np.multiply(o, tc, out=out)
                 if carry is not None:
-                    np.copyto(hs[t + 1], hs[t], where=carry[t][:, None])
+                    np.copyto(out, prev, where=carry[t][:, None])
         if training:
             self._scan_cache = (z, hs)
         return hs, (hs[steps], z[4, steps])
@@ -178,25 +178,29 @@ class LSTM(Recurrent):
             pass_h, pass_c = buf("pass_h", (n, h)), buf("pass_c", (n, h))
         kernel_t = self._gate_blocks(self.params["recurrent_kernel"], KERAS, buf,
                                      "recurrent_gates_t", transpose=True)      # (4, H, H)
-        forget = z[1]
         norms = self._step_norms(steps)
-        for t in range(steps - 1, -1, -1):
-            if dy_tm is not None:
-                np.add(dh, dy_tm[t], out=dh)
+        # per-step views in reverse time, made by iterating
+        back_in_time = slice(steps - 1, None, -1)
+        views = zip(range(steps - 1, -1, -1), m[3:5].swapaxes(0, 1)[back_in_time],
+                    m[4, back_in_time], m[0:3].swapaxes(0, 1)[back_in_time],
+                    m[0:4].swapaxes(0, 1)[back_in_time], z[1, back_in_time],
+                    dy_tm[back_in_time] if dy_tm is not None else [None] * steps)
+        for t, m_oa, m_a, m_ifg, dz_t, forget, dy_t in views:
+            if dy_t is not None:
+                np.add(dh, dy_t, out=dh)
             if norms is not None:                                        # ‖∂L/∂h_t‖
                 norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
                 np.multiply(dh, carry[t], out=pass_h)
                 dh *= keep[t]
-            mt = m[:, t]
-            np.multiply(dh, mt[3:5], out=mt[3:5])       # dz_o; dh ⊙ o tanh'(c)
-            np.add(dc, mt[4], out=dc)
+            np.multiply(dh, m_oa, out=m_oa)             # dz_o; dh ⊙ o tanh'(c)
+            np.add(dc, m_a, out=dc)
             if keep is not None:
                 np.multiply(dc, carry[t], out=pass_c)
                 dc *= keep[t]
-            np.multiply(dc, mt[0:3], out=mt[0:3])       # dz_i, dz_f, dz_g
-            np.multiply(dc, forget[t], out=dc)          # dL/dc_{t-1}
-            np.matmul(mt[0:4], kernel_t, out=back)      # dz_k U_kᵀ, gate by gate
+            np.multiply(dc, m_ifg, out=m_ifg)           # dz_i, dz_f, dz_g
+            np.multiply(dc, forget, out=dc)             # dL/dc_{t-1}
+            np.matmul(dz_t, kernel_t, out=back)         # dz_k U_kᵀ, gate by gate
             np.add.reduce(back, axis=0, out=dh)         # dL/dh_{t-1}
             if rec_drop is not None:
                 dh *= rec_drop
