@@ -102,7 +102,7 @@ from _report import markdown  # noqa: E402
 import nnlite  # noqa: E402
 
 #: the workload modules, in table order; each defines WORKLOADS (see the docstring)
-WORKLOAD_MODULES = ("mlp", "cnn", "vit")
+WORKLOAD_MODULES = ("mlp", "cnn", "rnn", "vit")
 SEED = 0
 AA_BOUNDS = (0.95, 1.05)
 #: the A/A control also fails when its columns' medians are more than this over their minima: two

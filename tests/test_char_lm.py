@@ -1,5 +1,5 @@
 """The character language model (examples/char_lm.py) and its PyTorch twin (benchmarks/rnn.py,
-benchmarks/char_lm_vs_torch.py): a short training run learns, sampling works, and the twin
+_rnn_peers.py, char_lm_vs_torch.py): a short training run learns, sampling works, and the twin
 trains the same model on the same batches (float64: the same weights after six Adam steps)."""
 import math
 import sys
@@ -84,11 +84,21 @@ def test_pytorch_twin_trains_the_same_model_on_the_same_batches(data, torch_one_
     assert np.isfinite(last)
 
 
-def test_rnn_benchmark_workload_runs_both_frameworks(torch_one_thread):
+def test_rnn_benchmark_workloads_train_alike_in_every_framework(torch_one_thread):
+    # W7, W9g, W9s of benchmarks/speed.py (quick: 4 steps): nnlite and its PyTorch twin start
+    # from the same weights, see the same batches and report the same mean loss
     torch = torch_one_thread
     import rnn
+    from _harness import Context
 
-    wl = rnn.rnn_workload(rnn.Workload, torch, seed=0, steps=2)
-    assert set(wl.runners) == {"nnlite", "torch"} and wl.flops > 0
-    times = rnn._time(wl, reps=1, warmup=0)
-    assert all(len(t) == 1 and t[0] > 0 for t in times.values())
+    ctx = Context(x=None, y=None, quick=True, seed=0, threads=1, torch=torch)
+    assert [spec.key for spec in rnn.WORKLOADS] == ["W7", "W9g", "W9s"]
+    for spec in rnn.WORKLOADS:
+        wl = spec.build(ctx)
+        assert set(wl.runners) == {"nnlite", "torch"} and wl.steps == 4 and wl.flops > 0
+        values = {}
+        for name, runner in wl.runners.items():
+            runner.reset()
+            values[name] = runner.run()
+        assert 3.5 < values["nnlite"] < math.log(97) + 0.1, spec.key
+        assert values["torch"] == pytest.approx(values["nnlite"], rel=wl.value_rtol), spec.key

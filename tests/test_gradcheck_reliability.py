@@ -23,7 +23,6 @@ class TruncatedSimpleRNN(SimpleRNN):
         steps = hs.shape[0] - 1
         fac = slope(self.activation, hs[1:], self._one, np.empty(hs[1:].shape))
         dz = np.empty_like(fac)
-        carry = np.zeros(hs.shape[1:]) if finals[0] is None else None
         own = [np.zeros(hs.shape[1:]) if dy_tm is None else dy_tm[t] for t in range(steps)]
         if finals[0] is not None:
             own[-1] = own[-1] + finals[0]
@@ -33,42 +32,40 @@ class TruncatedSimpleRNN(SimpleRNN):
             carry = (own[t] * fac[t]) @ self.params["recurrent_kernel"].T   # one step only
         np.matmul(hs[:steps].reshape(-1, self.units).T, dz.reshape(-1, self.units),
                   out=self.grads["recurrent_kernel"])
-        return dz
+        return dz[None], (0,)          # dP as (gates, T, n, H), gates in Keras order
 
 
 class TruncatedLSTM(LSTM):
     """LSTM whose BPTT carries dL/dh and dL/dc back one step only."""
 
     def _step(self, t, dh, dc):
-        gates, hs, cs, tcs = self._scan_cache
-        h = self.units
-        i, f, g, o = (gates[t][:, k * h:(k + 1) * h] for k in range(4))
-        dtc = slope(self.activation, tcs[t], self._one, np.empty(tcs[t].shape))
+        z, _ = self._scan_cache          # slots of step t: i, f, o, g, c_{t-1}, tanh(c_t)
+        i, f, o, g, c_prev, tc = (z[k, t] for k in range(6))
+        act, ract, one = self.activation, self.recurrent_activation, self._one
+        dtc = slope(act, tc, one, np.empty(tc.shape))
         dc = dc + dh * o * dtc
-        d = np.concatenate([dc * g, dc * cs[t], dc * i, dh * tcs[t]], axis=1)
-        fac = np.concatenate([slope(self.recurrent_activation, i, self._one, np.empty(i.shape)),
-                              slope(self.recurrent_activation, f, self._one, np.empty(f.shape)),
-                              slope(self.activation, g, self._one, np.empty(g.shape)),
-                              slope(self.recurrent_activation, o, self._one, np.empty(o.shape))],
-                             axis=1)
-        d *= fac
-        return d, d @ self.params["recurrent_kernel"].T, dc * f
+        d = np.stack([dc * g, dc * c_prev, dc * i, dh * tc])          # i, f, g, o
+        d *= np.stack([slope(ract, i, one, np.empty(i.shape)),
+                       slope(ract, f, one, np.empty(f.shape)),
+                       slope(act, g, one, np.empty(g.shape)),
+                       slope(ract, o, one, np.empty(o.shape))])
+        return d, np.concatenate(d, axis=1) @ self.params["recurrent_kernel"].T, dc * f
 
     def _scan_backward(self, dy_tm, finals, on, rec_drop):
-        gates, hs, cs, tcs = self._scan_cache
-        steps, n, width = gates.shape
-        zero = np.zeros((n, self.units))
+        _, hs = self._scan_cache
+        steps, n, h = hs.shape[0] - 1, hs.shape[1], self.units
+        zero = np.zeros((n, h))
         own = [zero if dy_tm is None else dy_tm[t] for t in range(steps)]
         if finals[0] is not None:
             own[-1] = own[-1] + finals[0]
-        dz = np.empty(gates.shape)
+        dz = np.empty((4, steps, n, h))
         carry_h = carry_c = zero
         for t in range(steps - 1, -1, -1):
-            dz[t] = self._step(t, own[t] + carry_h, carry_c)[0]
+            dz[:, t] = self._step(t, own[t] + carry_h, carry_c)[0]
             _, carry_h, carry_c = self._step(t, own[t], zero)       # one step only
-        np.matmul(hs[:steps].reshape(-1, self.units).T, dz.reshape(-1, width),
+        np.matmul(hs[:steps].reshape(-1, h).T, dz.transpose(1, 2, 0, 3).reshape(-1, 4 * h),
                   out=self.grads["recurrent_kernel"])
-        return dz
+        return dz, (0, 1, 2, 3)
 
 
 def _trial(k):

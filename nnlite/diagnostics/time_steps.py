@@ -83,14 +83,12 @@ def time_step_activation_stats(model, x, release=True) -> dict:
         try:
             model._forward(x, True, False)
             for layer in recurrent_layers(model):
-                cache = layer._scan_cache
-                gates, hs = (cache, cache) if not isinstance(cache, tuple) else cache[:2]
-                states = hs[1:]
+                states, gates = layer.step_activations()
                 order = slice(None, None, -1) if layer.go_backwards else slice(None)
                 norm = np.sqrt(np.sum(states.astype(np.float64) ** 2, axis=(1, 2)))
                 stats[f"{layer.name}/state_norm"] = norm[order]
                 stats[f"{layer.name}/saturated"] = _saturation(
-                    layer, states if gates is hs else gates)[order]
+                    layer, states if gates is None else gates)[order]
         finally:
             if release:
                 model._release_buffers()

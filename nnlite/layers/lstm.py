@@ -12,8 +12,15 @@ Backprop through time, from the running dL/dh_t and dL/dc_t (t = T-1 .. 0):
     dz_c = dc ⊙ i ⊙ tanh'(g)   dz_o = dh ⊙ tanh(c_t) ⊙ σ'(o)
     dL/dc_{t-1} = dc ⊙ f,      dL/dh_{t-1} = dz_t Uᵀ   (+ dL/dy_{t-1} from the output)
 
-The derivatives are taken from the saved outputs (σ' = y(1 - y), tanh' = 1 - y²), computed for
-all steps at once before the loop.  ``unit_forget_bias=True`` starts the forget-gate bias at 1
+The derivatives are taken from the saved outputs (σ' = y(1 - y), tanh' = 1 - y²) and folded
+into per-step multipliers for all steps at once before the loop (M = [g σ'(i), c_{t-1} σ'(f),
+i tanh'(g), tanh(c_t) σ'(o), o tanh'(c_t)]), so a step of BPTT is five elementwise calls on
+contiguous blocks and one batched product: [dz_o, dh ⊙ M_4] = dh ⊙ M[3:5];  dc += dh ⊙ M_4;
+[dz_i, dz_f, dz_c] = dc ⊙ M[0:3];  dc ⊙= f;  dh = Σ_k dz_k U_kᵀ.  The forward step is eight:
+z += h U (one batched product for the four gates), tanh(z) (the σ gates as tanh of z/2, z/2
+folded into the weights), σ = ½ tanh + ½ on the σ gates (kept together by the forward gate
+order i, f, o, g), [i ⊙ g, f ⊙ c_{t-1}] in one call, their sum, tanh(c_t), o ⊙ tanh(c_t).
+``unit_forget_bias=True`` starts the forget-gate bias at 1
 (Jozefowicz et al. 2015), as Keras.  PyTorch's ``nn.LSTM`` orders the gates i, f, g, o and has
 two biases (b_ih + b_hh); ``nnlite.export`` maps one layout to the other.
 """
@@ -22,9 +29,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..math import activations
-from .recurrent import Recurrent, _elementwise, _flag, half_scale, slope
+from .recurrent import Recurrent, _elementwise, _flag, slope
 
 __all__ = ["LSTM"]
+
+#: gate orders (indices of Keras's i, f, c, o): the forward pass keeps the σ gates together
+FORWARD, KERAS = (0, 1, 3, 2), (0, 1, 2, 3)
 
 
 class LSTM(Recurrent):
@@ -69,68 +79,94 @@ class LSTM(Recurrent):
         return init
 
     # ------------------------------------------------------------------ forward
-    def _scan(self, proj, states, on, rec_drop, training, buf):
-        steps, n, _ = proj.shape
+    def _scan(self, x_tm, states, on, rec_drop, training, buf):
+        steps, n, _ = x_tm.shape
         h = self.units
-        hs = buf("h_all", (steps + 1, n, h))
-        cs = buf("c_all", (steps + 1, n, h))
-        tcs = buf("tanh_c", (steps, n, h))
-        hs[0], cs[0] = states
-        kernel = self.params["recurrent_kernel"]
         fast = self._fast_gates
-        if fast:  # z/2 on the σ columns, folded into the projection and the kernel
-            scale, shift = half_scale(4 * h, np.r_[0:2 * h, 3 * h:4 * h], self.dtype)
-            proj *= scale
-            kernel = np.multiply(kernel, scale, out=buf("kernel_half", kernel.shape))
-        rec = buf("rec", (n, 4 * h))
-        ig = buf("ig", (n, h))
+        # σ(z) = (1 + tanh(z/2)) / 2: z/2 on the σ gates folded into the weights
+        scale = np.array([0.5, 0.5, 0.5, 1.0], self.dtype)[:, None, None] if fast else None
+        # slots of every step t: the gates i, f, o (σ) and g (tanh), c_{t-1}, tanh(c_t)
+        z = buf("gates", (6, steps + 1, n, h))
+        self._project(x_tm, FORWARD, z[:4, :steps], buf, scale)
+        kernel = self._gate_blocks(self.params["recurrent_kernel"], FORWARD, buf,
+                                   "recurrent_gates", scale)               # (4, H, H)
+        hs = buf("h_all", (steps + 1, n, h))
+        hs[0], z[4, 0] = states
+        rec = buf("rec", (4, n, h))
+        cell = buf("cell_terms", (2, n, h))
         hr = buf("h_rec", (n, h)) if rec_drop is not None else None
-        act, ract = self.activation, self.recurrent_activation
+        ract = self.recurrent_activation
+        act = np.tanh if self.activation.name == "tanh" else self.activation
         carry = None if on is None else ~on
-        for t in range(steps):
-            z = proj[t]
-            src = hs[t] if hr is None else np.multiply(hs[t], rec_drop, out=hr)
-            np.matmul(src, kernel, out=rec)
-            z += rec
-            if fast:
-                np.tanh(z, out=z)
-                z *= scale
-                z += shift
-            else:
-                ract(z[:, :2 * h], out=z[:, :2 * h])
-                act(z[:, 2 * h:3 * h], out=z[:, 2 * h:3 * h])
-                ract(z[:, 3 * h:], out=z[:, 3 * h:])
-            c = cs[t + 1]
-            np.multiply(z[:, h:2 * h], cs[t], out=c)
-            np.multiply(z[:, :h], z[:, 2 * h:3 * h], out=ig)
-            c += ig
-            act(c, out=tcs[t])
-            np.multiply(z[:, 3 * h:], tcs[t], out=hs[t + 1])
-            if carry is not None:
-                where = carry[t][:, None]
-                np.copyto(c, cs[t], where=where)
-                np.copyto(hs[t + 1], hs[t], where=where)
+        cell_ig, cell_fc = cell
+        # per-step views, made by iterating (cheaper than indexing inside the loop)
+        views = zip(z[:4].swapaxes(0, 1), z[:3].swapaxes(0, 1), z[0:2].swapaxes(0, 1),
+                    z[3:5].swapaxes(0, 1), z[2], z[5], z[4], z[4, 1:], hs[:-1], hs[1:])
+        with self._step_blas(n):
+            for t, (pre, sig, i_f, g_c, o, tc, c_prev, c, prev, out) in enumerate(views):
+                src = prev if hr is None else np.multiply(prev, rec_drop, out=hr)
+                np.matmul(src, kernel, out=rec)          # h_{t-1} U, gate by gate
+                np.add(pre, rec, out=pre)
+                if fast:
+                    np.tanh(pre, out=pre)
+                    np.multiply(sig, 0.5, out=sig)
+                    np.add(sig, 0.5, out=sig)
+                else:
+                    ract(sig, out=sig)
+                    act(pre[3], out=pre[3])
+                np.multiply(i_f, g_c, out=cell)          # i ⊙ g, f ⊙ c_{t-1}
+                np.add(cell_ig, cell_fc, out=c)
+                if carry is not None:
+                    np.copyto(c, c_prev, where=carry[t][:, None])
+                act(c, out=tc)
+                np.multiply(o, tc, out=out)
+                if carry is not None:
+                    np.copyto(out, prev, where=carry[t][:, None])
         if training:
-            self._scan_cache = (proj, hs, cs, tcs)
-        return hs, (hs[steps], cs[steps])
+            self._scan_cache = (z, hs)
+        return hs, (hs[steps], z[4, steps])
+
+    def _step_activations(self):
+        z, hs = self._scan_cache
+        steps = hs.shape[0] - 1
+        return hs[1:], z[:4, :steps], FORWARD
 
     # ------------------------------------------------------------------ backward
+    def _factors(self, z, steps):
+        """The per-step multipliers of BPTT for every step at once, in the slots of the
+        returned (5, T, n, H) array: [g σ'(i), c_{t-1} σ'(f), i tanh'(g), tanh(c) σ'(o),
+        o tanh'(c)] (Keras gate order; the loop turns them into dz_i, dz_f, dz_g, dz_o and
+        dh ⊙ o tanh'(c) in place)."""
+        m = self._buffer("dz", (5, steps, z.shape[2], self.units))
+        i, o, g, tc = z[0, :steps], z[2, :steps], z[3, :steps], z[5, :steps]
+        if self._fast_gates:             # σ' = y - y², tanh' = 1 - y², from the outputs
+            for dst, y in ((m[0:2], z[0:2, :steps]), (m[3], o)):
+                np.multiply(y, y, out=dst)
+                np.subtract(y, dst, out=dst)
+            np.multiply(g, g, out=m[2])
+            np.subtract(1, m[2], out=m[2])
+            np.multiply(tc, tc, out=m[4])
+            np.subtract(1, m[4], out=m[4])
+        else:
+            one, ract, act = self._one, self.recurrent_activation, self.activation
+            slope(ract, z[0:2, :steps], one, m[0:2])
+            slope(ract, o, one, m[3])
+            slope(act, g, one, m[2])
+            slope(act, tc, one, m[4])
+        np.multiply(m[0:2], z[3:5, :steps], out=m[0:2])       # × g, × c_{t-1}
+        np.multiply(m[2], i, out=m[2])
+        np.multiply(m[3], tc, out=m[3])
+        np.multiply(m[4], o, out=m[4])
+        return m
+
     def _scan_backward(self, dy_tm, finals, on, rec_drop):
-        gates, hs, cs, tcs = self._scan_cache
-        steps, n, width = gates.shape
-        h = self.units
-        buf, one = self._buffer, self._one
-        # derivative factors of every step at once: σ'(i), σ'(f), tanh'(g), σ'(o); tanh'(c)
-        fac = buf("fac", gates.shape)
-        slope(self.recurrent_activation, gates[:, :, :2 * h], one, fac[:, :, :2 * h])
-        slope(self.activation, gates[:, :, 2 * h:3 * h], one, fac[:, :, 2 * h:3 * h])
-        slope(self.recurrent_activation, gates[:, :, 3 * h:], one, fac[:, :, 3 * h:])
-        dtc = slope(self.activation, tcs, one, buf("dtanh_c", tcs.shape))
-        dtc *= gates[:, :, 3 * h:]                       # o ⊙ tanh'(c)
-        dz = buf("dz", gates.shape)
+        z, hs = self._scan_cache
+        steps, n, h = hs.shape[0] - 1, hs.shape[1], self.units
+        buf = self._buffer
+        m = self._factors(z, steps)
         dh = buf("dh", (n, h))
         dc = buf("dc", (n, h))
-        tmp = buf("tmp", (n, h))
+        back = buf("back", (4, n, h))
         for state, grad in zip((dh, dc), finals):
             if grad is None:
                 state.fill(0)
@@ -140,42 +176,44 @@ class LSTM(Recurrent):
         if on is not None:
             keep, carry = self._mask_weights(on)
             pass_h, pass_c = buf("pass_h", (n, h)), buf("pass_c", (n, h))
-        kernel_t = self._transposed("recurrent_kernel")
+        kernel_t = self._gate_blocks(self.params["recurrent_kernel"], KERAS, buf,
+                                     "recurrent_gates_t", transpose=True)      # (4, H, H)
         norms = self._step_norms(steps)
-        for t in range(steps - 1, -1, -1):
-            if dy_tm is not None:
-                dh += dy_tm[t]
+        # per-step views in reverse time, made by iterating
+        back_in_time = slice(steps - 1, None, -1)
+        views = zip(range(steps - 1, -1, -1), m[3:5].swapaxes(0, 1)[back_in_time],
+                    m[4, back_in_time], m[0:3].swapaxes(0, 1)[back_in_time],
+                    m[0:4].swapaxes(0, 1)[back_in_time], z[1, back_in_time],
+                    dy_tm[back_in_time] if dy_tm is not None else [None] * steps)
+        for t, m_oa, m_a, m_ifg, dz_t, forget, dy_t in views:
+            if dy_t is not None:
+                np.add(dh, dy_t, out=dh)
             if norms is not None:                                        # ‖∂L/∂h_t‖
                 norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
                 np.multiply(dh, carry[t], out=pass_h)
                 dh *= keep[t]
-            g = gates[t]
-            d = dz[t]
-            np.multiply(dh, tcs[t], out=d[:, 3 * h:])                     # do
-            np.multiply(dh, dtc[t], out=tmp)
-            dc += tmp
+            np.multiply(dh, m_oa, out=m_oa)             # dz_o; dh ⊙ o tanh'(c)
+            np.add(dc, m_a, out=dc)
             if keep is not None:
                 np.multiply(dc, carry[t], out=pass_c)
                 dc *= keep[t]
-            np.multiply(dc, g[:, 2 * h:3 * h], out=d[:, :h])             # di = dc ⊙ g
-            np.multiply(dc, cs[t], out=d[:, h:2 * h])                    # df = dc ⊙ c_{t-1}
-            np.multiply(dc, g[:, :h], out=d[:, 2 * h:3 * h])             # dg = dc ⊙ i
-            d *= fac[t]
-            dc *= g[:, h:2 * h]                                          # dL/dc_{t-1}
-            np.matmul(d, kernel_t, out=dh)                               # dL/dh_{t-1}
+            np.multiply(dc, m_ifg, out=m_ifg)           # dz_i, dz_f, dz_g
+            np.multiply(dc, forget, out=dc)             # dL/dc_{t-1}
+            np.matmul(dz_t, kernel_t, out=back)         # dz_k U_kᵀ, gate by gate
+            np.add.reduce(back, axis=0, out=dh)         # dL/dh_{t-1}
             if rec_drop is not None:
                 dh *= rec_drop
             if keep is not None:
                 dh += pass_h
                 dc += pass_c
-        prev = hs[:steps].reshape(steps * n, h)
+        prev = hs[:steps]
         if rec_drop is not None:
-            prev = np.multiply(hs[:steps], rec_drop, out=buf("h_rec_all", (steps, n, h)))
-            prev = prev.reshape(steps * n, h)
-        np.matmul(prev.T, dz.reshape(steps * n, width), out=self.grads["recurrent_kernel"])
+            prev = np.multiply(prev, rec_drop, out=buf("h_rec_all", prev.shape))
+        dz = m[:4]
+        self._recurrent_grad(prev, dz, KERAS)
         self._keep_step_norms(norms)
-        return dz
+        return dz, KERAS
 
     def get_config(self):
         config = super().get_config()

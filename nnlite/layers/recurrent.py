@@ -2,21 +2,26 @@
 
 Shapes are batch first: inputs ``(batch, time, features)``, outputs ``(batch, time, units)``
 (``return_sequences=True``) or ``(batch, units)`` (the last output).  Inside, everything is
-time-major so that each step reads contiguous rows:
+time-major, and the gates are kept as separate contiguous blocks (gate-major), so that every
+elementwise step works on whole contiguous arrays (a column slice of an (n, G·H) row-major
+array costs NumPy 3–4× more per element than the same contiguous block):
 
-    x_tm  (T, n, F)   the inputs, reversed in time when ``go_backwards``
-    P     = x_tm W + b                (T, n, G·H)   ONE matmul for the input projection of
-                                                    every step (G = 1, 4, 3 gates)
-    for t = 0 .. T-1:                               only the recurrence loops over time
-        h_t, (c_t) = cell(P_t, h_{t-1} U, ...)      one (n, H) x (H, G·H) matmul per step
+    x_tm  (T, n, F + 1)   the inputs (reversed in time when ``go_backwards``) and a column of 1s
+    P_k   = x_tm [W_k; b_k]   (G, T, n, H)   ONE batched product for the input projection and
+                                             the bias of every step and gate (G = 1, 4, 3)
+    for t = 0 .. T-1:                        only the recurrence loops over time
+        h_t, (c_t) = cell(P_t, h_{t-1} U_k)  one batched (n, H) x (G, H, H) product per step
 
 Backward through time (written out, not approximated) walks t = T-1 .. 0 with the running
-gradient dL/dh_t (and dL/dc_t), producing dP (T, n, G·H); then
+gradient dL/dh_t (and dL/dc_t), producing dP (G, T, n, H); then
 
-    dL/dW = x_tmᵀ dP,  dL/db = Σ dP,  dL/dU = Σ_t h_{t-1}ᵀ dP_t = H_prevᵀ dP,  dL/dx = dP Wᵀ
+    dL/d[W; b] = x_tmᵀ dP,  dL/dU = Σ_t h_{t-1}ᵀ dP_t = H_prevᵀ dP,  dL/dx = Σ_k dP_k W_kᵀ
 
-are each ONE matmul over all steps.  Truncated BPTT arises only from how the user cuts the
-sequences (and from ``stateful=True``, whose carried state is a constant of the next batch).
+are each ONE batched product over all steps.  The per-step products are small ((32, 128) x
+(128, 128) per gate for the char-LSTM), so the time loops run with one BLAS thread
+(``nnlite.layers.blas_threads``); the products over all steps keep the caller's threads.
+Truncated BPTT arises only from how the user cuts the sequences (and from ``stateful=True``,
+whose carried state is a constant of the next batch).
 
 Masks (Keras semantics): at a masked step the state and the output are carried over,
 ``h_t = h_{t-1}`` (``c_t = c_{t-1}``), so a padded batch gives the outputs and gradients of
@@ -41,25 +46,32 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..math import activations, initializers, regularizers
+from . import blas_threads
 from .base import Layer
 
 __all__ = ["Recurrent"]
 
 
+def _rows(a, lead=1):
+    """``a`` with its axes from ``lead`` to the second-last merged into one: (T, n, F) →
+    (T·n, F) (lead=1) or (G, T, n, H) → (G, T·n, H) (lead=2); always a view (an array that
+    would need a copy raises, so a product never writes into a temporary)."""
+    view = a.view()
+    view.shape = a.shape[:lead - 1] + (-1, a.shape[-1])
+    return view
+
+
+def _put_blocks(target, blocks, order):
+    """``target`` (rows, G·H) ← the gate blocks (G', rows, H): block k into the columns of
+    gate ``order[k]`` (Keras order)."""
+    h = blocks.shape[-1]
+    for k, gate in enumerate(order):
+        np.copyto(target[:, gate * h:(gate + 1) * h], blocks[k])
+
+
 def slope(fn, y, one, out):
     """f'(z) from y = f(z) for an activation whose derivative is written from its output."""
     return fn.backward(one, y, out=out)
-
-
-def half_scale(width, sigmoid_columns, dtype):
-    """(scale, shift) rows for gates computed as ``tanh(scale ⊙ z) ⊙ scale + shift``: 1/2 and
-    1/2 on the sigmoid columns (σ(z) = (1 + tanh(z/2)) / 2, exact, and one fast ``tanh`` call
-    for all gates instead of scipy's slower ``expit``), 1 and 0 on the tanh columns."""
-    scale = np.ones(width, dtype=dtype)
-    scale[sigmoid_columns] = 0.5
-    shift = np.zeros(width, dtype=dtype)
-    shift[sigmoid_columns] = 0.5
-    return scale, shift
 
 
 def _rate(value, owner, name):
@@ -178,6 +190,10 @@ class Recurrent(Layer):
     def _input_bias_grad(self):
         return self.grads["bias"]
 
+    def _projection_bias(self):
+        """The bias added to the input projection x_t W (forward)."""
+        return self._input_bias()
+
     def reset_state(self):
         """Forget the carried states of a ``stateful`` layer (the next batch starts from 0)."""
         self._states = None
@@ -199,14 +215,6 @@ class Recurrent(Layer):
             return self._states
         return [np.zeros((n, self.units), dtype=self.dtype) for _ in range(self.state_count)]
 
-    def _transposed(self, key):
-        """A contiguous copy of ``params[key]ᵀ`` (a matmul with it is faster than with the
-        transposed view), in a reused buffer."""
-        weight = self.params[key]
-        out = self._buffer(f"{key}_t", weight.shape[::-1])
-        np.copyto(out, weight.T)
-        return out
-
     def _scratch(self, key, shape, dtype=None):
         """A work array that is not kept (inference: the layer caches nothing)."""
         return np.empty(shape, dtype=self.dtype if dtype is None else dtype)
@@ -217,29 +225,62 @@ class Recurrent(Layer):
         np.multiply(keep, 1.0 / (1.0 - rate), out=mask)
         return mask
 
+    def _gate_blocks(self, weight, order, buf, key, scale=None, transpose=False):
+        """``weight`` (rows, G·H) as gate blocks (G, rows, H) in ``order`` (indices of the
+        Keras gate order), each block ``k`` multiplied by ``scale[k]`` — or their transposes
+        (G, H, rows) — in a reused buffer: one contiguous (rows, H) block per gate, so a
+        product with a whole batch gives every gate's pre-activations as contiguous arrays."""
+        rows, h = weight.shape[0], self.units
+        blocks = weight.reshape(rows, self.gates, h).transpose(1, 2, 0) if transpose \
+            else weight.reshape(rows, self.gates, h).transpose(1, 0, 2)
+        out = buf(key, (len(order),) + blocks.shape[1:])
+        np.take(blocks, order, axis=0, out=out)
+        if scale is not None:
+            out *= scale
+        return out
+
+    def _input_kernel(self, order, buf, scale=None):
+        """The input kernel with the input bias as an extra last row, as gate blocks
+        (G, F + 1, H): the time-major inputs carry a column of ones, so one product gives
+        x_t W + b for every step."""
+        kernel = self.params["kernel"]
+        features = kernel.shape[0]
+        full = buf("kernel_bias", (features + 1, kernel.shape[1]))
+        full[:features] = kernel
+        if self.use_bias:
+            full[features] = self._projection_bias()
+        else:
+            full[features] = 0
+        return self._gate_blocks(full, order, buf, "kernel_gates", scale)
+
+    def _project(self, x_tm, order, out, buf, scale=None):
+        """``out`` (G, T, n, H) ← the input projection x_t W + b of every step, gate by gate,
+        as ONE batched product of the (T·n, F + 1) inputs."""
+        np.matmul(_rows(x_tm), self._input_kernel(order, buf, scale), out=_rows(out, 2))
+
+    def _step_blas(self, n):
+        """The BLAS-thread context of the time loop: one thread for its small products."""
+        return blas_threads.limit(blas_threads.step_threads(n, self.units, self.units))
+
     def forward(self, x, training=False, mask=None):
         n, steps, features = x.shape
         buf = self._buffer if training else self._scratch
-        x_tm = buf("x_tm", (steps, n, features))
-        np.copyto(x_tm, (x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
+        x_tm = buf("x_tm", (steps, n, features + 1))   # the inputs and a column of ones
+        np.copyto(x_tm[:, :, :features],
+                  (x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
+        x_tm[:, :, features] = 1
         drop = self._dropout_mask((n, features), self.dropout, buf, "drop_x") \
             if training and self.dropout > 0 else None
         if drop is not None:
-            x_tm *= drop
+            x_tm[:, :, :features] *= drop
         rec_drop = self._dropout_mask((n, self.units), self.recurrent_dropout, buf, "drop_h") \
             if training and self.recurrent_dropout > 0 else None
-        width = self.gates * self.units
-        proj = buf("proj", (steps, n, width))
-        np.matmul(x_tm.reshape(steps * n, features), self.params["kernel"],
-                  out=proj.reshape(steps * n, width))
-        if self.use_bias:
-            proj += self._input_bias()
         on = None
         if mask is not None:
             mask = np.asarray(mask, dtype=bool)
         if mask is not None and not mask.all():
             on = np.ascontiguousarray((mask[:, ::-1] if self.go_backwards else mask).T)
-        hs, finals = self._scan(proj, self._initial_states(n), on, rec_drop, training, buf)
+        hs, finals = self._scan(x_tm, self._initial_states(n), on, rec_drop, training, buf)
         if self.stateful:
             self._states = [s.copy() for s in finals]
         if training:
@@ -258,35 +299,65 @@ class Recurrent(Layer):
         """``dy``: dL/d(output); with ``return_state`` the list [dL/d(output), dL/dh, (dL/dc)]
         with None for outputs that receive no gradient."""
         x_tm, drop, rec_drop, on = self._cache
-        steps, n, features = x_tm.shape
+        steps, n, columns = x_tm.shape
+        features, h = columns - 1, self.units
         finals = [None] * self.state_count
         if self.return_state:
             dy, finals = dy[0], list(dy[1:])
         dy_tm = None
         if self.return_sequences:
-            if dy is not None:
+            if dy is not None:                      # time major and contiguous, once
+                dy_tm = self._buffer("dy_tm", (steps, n, h))
+                np.copyto(dy_tm, dy.transpose(1, 0, 2))
                 if self.zero_output_for_mask and on is not None:
-                    dy = dy * on.T[:, :, None]
-                dy_tm = dy.transpose(1, 0, 2)
+                    dy_tm *= on[:, :, None]
         elif dy is not None:  # the last output is the final h
             finals[0] = dy if finals[0] is None else finals[0] + dy
-        dproj = self._scan_backward(dy_tm, finals, on, rec_drop)
-        width = self.gates * self.units
-        flat = dproj.reshape(steps * n, width)
-        np.matmul(x_tm.reshape(steps * n, features).T, flat, out=self.grads["kernel"])
+        with self._step_blas(n):
+            dproj, order = self._scan_backward(dy_tm, finals, on, rec_drop)
+        flat = _rows(dproj, 2)                                   # (G, T·n, H)
+        # dL/dW and dL/db = [x_t, 1]ᵀ dP over every step: one batched product
+        grad = np.matmul(_rows(x_tm).T, flat, out=self._buffer("grad_kernel_bias",
+                                                               (len(order), columns, h)))
+        _put_blocks(self.grads["kernel"], grad[:, :features], order)
         if self.use_bias:
-            np.add.reduce(flat, axis=0, out=self._input_bias_grad())
+            _put_blocks(self._input_bias_grad().reshape(1, -1), grad[:, features:], order)
         if not input_grad:
             return None
-        dx_tm = np.matmul(flat, self.params["kernel"].T,
-                          out=self._buffer("dx_tm", (steps * n, features)))
-        dx_tm = dx_tm.reshape(steps, n, features)
+        kernel_t = self._gate_blocks(self.params["kernel"], order, self._buffer,
+                                     "kernel_gates_t", transpose=True)   # (G, H, F)
+        dx_tm = self._buffer("dx_tm", (steps, n, features))
+        if len(order) == 1:
+            np.matmul(flat[0], kernel_t[0], out=_rows(dx_tm))
+        else:                                    # dL/dx_t = Σ_gates dP_k W_kᵀ
+            parts = np.matmul(flat, kernel_t, out=self._buffer(
+                "dx_gates", (len(order), steps * n, features)))
+            np.add.reduce(parts, axis=0, out=_rows(dx_tm))
         if drop is not None:
             dx_tm *= drop
         dx = self._buffer("dx", (n, steps, features))
         np.copyto(dx, dx_tm.transpose(1, 0, 2)[:, ::-1] if self.go_backwards
                   else dx_tm.transpose(1, 0, 2))
         return dx
+
+    def _recurrent_grad(self, prev, dz, order, key="grad_recurrent"):
+        """dL/dU = Σ_t h_{t-1}ᵀ dz_t for the gate blocks ``dz`` (G', T, n, H) in ``order``:
+        one batched product of the (T·n, H) states; returns the (G', H, H) blocks."""
+        grad = np.matmul(_rows(prev).T, _rows(dz, 2),
+                         out=self._buffer(key, (len(order), self.units, self.units)))
+        _put_blocks(self.grads["recurrent_kernel"], grad, order)
+        return grad
+
+    def step_activations(self):
+        """``(states, gates)`` of the last training forward, in processing order, for the
+        time-step monitors: the states h_1..h_T (T, n, H) and the gate activations
+        (T, n, G·H) in Keras's gate order (None for SimpleRNN, whose state is its only
+        activation)."""
+        states, gates, order = self._step_activations()
+        if gates is None:
+            return states, None
+        return states, np.concatenate([gates[order.index(k)] for k in range(self.gates)],
+                                      axis=-1)
 
     def _step_norms(self, steps):
         """The array BPTT fills with ‖∂L/∂h_t‖ (processing order) when recording, else None."""

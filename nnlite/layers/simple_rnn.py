@@ -35,26 +35,33 @@ class SimpleRNN(Recurrent):
     gates = 1
     state_count = 1
 
-    def _scan(self, proj, states, on, rec_drop, training, buf):
-        steps, n, h = proj.shape
+    def _scan(self, x_tm, states, on, rec_drop, training, buf):
+        steps, n, _ = x_tm.shape
+        h = self.units
+        # hs[t + 1] starts as the projection x_t W + b, and the step adds h_t U to it
         hs = buf("h_all", (steps + 1, n, h))
+        self._project(x_tm, (0,), hs[1:][None], buf)
         hs[0] = states[0]
         kernel = self.params["recurrent_kernel"]
         rec = buf("rec", (n, h))
         hr = buf("h_rec", (n, h)) if rec_drop is not None else None
         act = self.activation
         carry = None if on is None else ~on
-        for t in range(steps):
-            z = proj[t]
-            src = hs[t] if hr is None else np.multiply(hs[t], rec_drop, out=hr)
-            np.matmul(src, kernel, out=rec)
-            z += rec
-            act(z, out=hs[t + 1])
-            if carry is not None:
-                np.copyto(hs[t + 1], hs[t], where=carry[t][:, None])
+        with self._step_blas(n):
+            for t in range(steps):
+                z = hs[t + 1]
+                src = hs[t] if hr is None else np.multiply(hs[t], rec_drop, out=hr)
+                np.matmul(src, kernel, out=rec)
+                np.add(z, rec, out=z)
+                act(z, out=z)
+                if carry is not None:
+                    np.copyto(z, hs[t], where=carry[t][:, None])
         if training:
             self._scan_cache = hs
         return hs, (hs[steps],)
+
+    def _step_activations(self):
+        return self._scan_cache[1:], None, None
 
     def _scan_backward(self, dy_tm, finals, on, rec_drop):
         hs = self._scan_cache
@@ -70,18 +77,19 @@ class SimpleRNN(Recurrent):
         if on is not None:
             keep, carry = self._mask_weights(on)
             pass_h = buf("pass_h", (n, h))
-        kernel_t = self._transposed("recurrent_kernel")
+        kernel_t = self._gate_blocks(self.params["recurrent_kernel"], (0,), buf,
+                                     "recurrent_t", transpose=True)[0]
         norms = self._step_norms(steps)
         for t in range(steps - 1, -1, -1):
             if dy_tm is not None:
-                dh += dy_tm[t]
+                np.add(dh, dy_tm[t], out=dh)
             if norms is not None:                                        # ‖∂L/∂h_t‖
                 norms[t] = np.sqrt(np.vdot(dh, dh))
             if keep is not None:
                 np.multiply(dh, carry[t], out=pass_h)
                 dh *= keep[t]
             d = dz[t]
-            d *= dh                                                  # dz_t = dh ⊙ f'
+            np.multiply(d, dh, out=d)                                # dz_t = dh ⊙ f'
             np.matmul(d, kernel_t, out=dh)
             if rec_drop is not None:
                 dh *= rec_drop
@@ -90,8 +98,6 @@ class SimpleRNN(Recurrent):
         prev = hs[:steps]
         if rec_drop is not None:
             prev = np.multiply(prev, rec_drop, out=buf("h_rec_all", prev.shape))
-        np.matmul(prev.reshape(steps * n, h).T, dz.reshape(steps * n, h),
-                  out=self.grads["recurrent_kernel"])
+        self._recurrent_grad(prev, dz[None], (0,))
         self._keep_step_norms(norms)
-        return dz
-
+        return dz[None], (0,)
