@@ -139,7 +139,7 @@ def main(argv=None):
         probe.wrap(loss, "_forward", "loss forward")
         probe.wrap(loss, "_backward", "loss backward")
         probe.wrap(model.optimizer, "step", "optimizer step")
-        probe.wrap(nnlite.training._Batches, "__call__", "batch gather")
+        probe.wrap(nnlite.training.loop._Batches, "__call__", "batch gather")
         probe.count_numpy()
         t0 = clock()
         model.fit(x, y, epochs=epochs, verbose=0, seed=0, **kwargs)
