@@ -181,3 +181,32 @@ def test_from_logits_must_be_a_bool(cls):
     with pytest.raises(ValueError, match=f"{cls.__name__}: from_logits must be True or False, "
                                          "got 'yes'"):
         cls(from_logits="yes")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_from_logits_fast_path_keeps_confident_gradients(dtype):
+    # the label is the arg-max by 40 nats: p_y - 1 = -2e^-40 / (1 + 2e^-40), which 1/(1+r) - 1
+    # would round to 0; the other rows compare with the dense one-hot formula
+    s = np.array([[40.0, 0.0, 0.0], [0.0, 3.0, -2.0], [1.0, 1.0, 1.0]], dtype=dtype)
+    y = np.array([0, 0, 2])
+    loss = losses.SparseCategoricalCrossEntropy(from_logits=True, reduction="sum")
+    value = loss(s, y)
+    grad = loss.backward()
+    s64 = s.astype(np.float64)
+    p = np.exp(s64 - s64.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    want = p - np.eye(3)[y]
+    want[0, 0] = -2 * np.exp(-40.0) / (1 + 2 * np.exp(-40.0))
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, want, rtol=1e-6 if dtype == np.float32 else 1e-12,
+                               atol=0)
+    assert value == pytest.approx(float(-np.log(p[np.arange(3), y]).sum()), rel=1e-6)
+
+
+def test_sparse_from_logits_on_sequences_equals_the_rows():
+    s = rng.standard_normal((3, 5, K))
+    y = rng.integers(0, K, (3, 5))
+    seq = losses.SparseCategoricalCrossEntropy(from_logits=True)
+    flat = losses.SparseCategoricalCrossEntropy(from_logits=True)
+    assert seq(s, y) == pytest.approx(flat(s.reshape(-1, K), y.reshape(-1)), rel=1e-14)
+    np.testing.assert_allclose(seq.backward().reshape(-1, K), flat.backward(), rtol=1e-14)

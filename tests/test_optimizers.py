@@ -112,3 +112,15 @@ def test_lookup_by_name():
     assert isinstance(optimizers.get("minibatch"), optimizers.MiniBatchSGD)
     with pytest.raises(UnknownNameError, match="unknown optimizer 'lion'; valid names: .*adam"):
         optimizers.get("lion")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_in_place_on_views_and_fallback_on_strides(dtype):
+    from nnlite.optimizers.base import axpy
+    buf = np.zeros(10, dtype)
+    axpy(2.0, np.arange(5, dtype=dtype), buf[2:7])            # BLAS on a contiguous view
+    np.testing.assert_array_equal(buf, [0, 0, 0, 2, 4, 6, 8, 0, 0, 0])
+    axpy(1.0, np.ones(5, dtype), buf[::2])                      # strided: NumPy
+    np.testing.assert_array_equal(buf, [1, 0, 1, 2, 5, 6, 9, 0, 1, 0])
+    axpy(1.0, np.ones(3, np.float64 if dtype == np.float32 else np.float32), buf[:3])
+    np.testing.assert_array_equal(buf[:3], [2, 1, 2])          # mixed dtypes: NumPy

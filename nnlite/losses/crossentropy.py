@@ -220,6 +220,8 @@ class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
     def _forward(self, y_pred, y):
         rows = y.size
         ls = self.label_smoothing
+        if self.from_logits and not ls:
+            return self._forward_logits(y_pred, y) * self._scale(rows)
         if self.from_logits:
             parts = softmax_parts(y_pred)
             per = sparse_rows(parts, y)
@@ -237,8 +239,52 @@ class SparseCategoricalCrossEntropy(CategoricalCrossEntropy):
             self._cache = (p, y, inside)
         return value * self._scale(rows)
 
+    def _forward_logits(self, s, y):
+        """Σ_rows -log p_y from logits (the training hot path: ~15 NumPy calls on method
+        fast paths, with the arg-max form of ``softmax_parts``: log Σ exp = s_top + log1p(rest)
+        keeps log(1 + e^-37) = e^-37).  Caches e = exp(s - s_top) (1 at the arg-max), rest,
+        and the flat indices of the arg-max and label entries."""
+        k = s.shape[-1]
+        rows = s.reshape(-1, k)
+        starts = self._row_starts(rows.shape[0], k)
+        top = rows.argmax(axis=1)
+        top += starts
+        e = np.subtract(rows, rows.reshape(-1).take(top)[:, None])  # s - s_top ≤ 0
+        label = y.reshape(-1) + starts
+        picked = e.reshape(-1).take(label)                          # s_y - s_top
+        np.exp(e, out=e)
+        flat = e.reshape(-1)
+        flat.put(top, 0.0)
+        rest = np.add.reduce(e, axis=1)                             # Σ_{j≠top} e_j
+        flat.put(top, 1.0)
+        per_row = np.log1p(rest)
+        per_row -= picked                                           # -log p_y
+        self._cache = (e, rest, label, s.shape)
+        return float(per_row.sum())
+
+    def _row_starts(self, rows, k):
+        """0, k, 2k, ...: the flat index of each row's first class (kept between steps)."""
+        if getattr(self, "_starts_for", None) != (rows, k):
+            self._starts, self._starts_for = np.arange(0, rows * k, k), (rows, k)
+        return self._starts
+
     def _backward(self):
         ls = self.label_smoothing
+        if self.from_logits and not ls:
+            # (p - onehot(y)) · scale with p = e / (1 + rest); at the label entry
+            # p_y - 1 = ((e_y - 1) - rest) / (1 + rest), exact where the label is the arg-max
+            # (e_y = 1: -rest / (1 + rest), where 1/(1 + rest) - 1 would round to 0)
+            e, rest, label, shape = self._cache
+            self._cache = None  # e becomes the gradient: consumed once
+            inv = np.add(rest, 1.0)
+            np.divide(self._scale(label.size), inv, out=inv)
+            at_label = e.reshape(-1).take(label)
+            at_label -= 1.0
+            at_label -= rest
+            at_label *= inv
+            e *= inv[:, None]
+            e.reshape(-1).put(label, at_label)
+            return e.reshape(shape)
         if self.from_logits:
             (grad, _, top, rest), y = self._cache  # p is owned by the cache: consumed once
             self._cache = None

@@ -15,9 +15,11 @@ AdaGrad 1e-10); Keras adds it inside (RMSProp, AdaGrad) or to √v before bias c
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .base import Optimizer, fraction, positive
+from .base import Optimizer, axpy, fraction, positive
 
 __all__ = ["Adam", "AdamW", "Nadam", "RMSProp", "AdaGrad"]
 
@@ -27,8 +29,7 @@ def _step_over_root(params, grads, accumulator, epsilon, learning_rate, scratch)
     np.sqrt(accumulator, out=scratch)
     scratch += epsilon
     np.divide(grads, scratch, out=scratch)
-    scratch *= learning_rate
-    params -= scratch
+    axpy(-learning_rate, scratch, params)
 
 
 class Adam(Optimizer):
@@ -47,12 +48,10 @@ class Adam(Optimizer):
         m = self._slot("m", params)
         v = self._slot("v", params)
         m *= self.beta_1
-        np.multiply(grads, 1.0 - self.beta_1, out=scratch)
-        m += scratch
+        axpy(1.0 - self.beta_1, grads, m)
         np.multiply(grads, grads, out=scratch)
-        scratch *= 1.0 - self.beta_2
         v *= self.beta_2
-        v += scratch
+        axpy(1.0 - self.beta_2, scratch, v)
         return m, v
 
     def _denominator(self, v, scratch):
@@ -63,11 +62,15 @@ class Adam(Optimizer):
         return scratch
 
     def _update(self, params, grads, scratch):
+        # m̂ / (√v̂ + ε) = m √c2 / (c1 (√v + ε √c2)) with c = 1 - β^t: the bias corrections
+        # ride on ε and on the step's scalar, so the step is 9 passes over the buffer
         m, v = self._moments(params, grads, scratch)
-        self._denominator(v, scratch)
+        root = math.sqrt(1.0 - self.beta_2 ** self.iterations)
+        np.sqrt(v, out=scratch)
+        scratch += self.epsilon * root
         np.divide(m, scratch, out=scratch)
-        scratch *= self.learning_rate / (1.0 - self.beta_1 ** self.iterations)
-        params -= scratch
+        axpy(-self.learning_rate * root / (1.0 - self.beta_1 ** self.iterations), scratch,
+             params)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -11,11 +11,26 @@ optimizer reads and writes only those ranges — weights, state and weight decay
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import blas
 
 from ..errors import ConfigError
 from .schedules import serialize
 
-__all__ = ["Optimizer", "positive"]
+__all__ = ["Optimizer", "axpy", "positive"]
+
+_AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
+
+
+def axpy(a, x, y) -> None:
+    """y ← y + a·x in place: one pass of BLAS ``?axpy`` for contiguous float32/float64 1-D
+    arrays of one dtype (NumPy's ``y -= lr * g`` is two passes and a temporary), NumPy for
+    anything else.  ``x`` is left unchanged."""
+    fn = _AXPY.get(y.dtype)
+    if fn is not None and x.dtype == y.dtype and y.ndim == 1 and x.ndim == 1 \
+            and y.flags.c_contiguous and x.flags.c_contiguous:
+        fn(x, y, a=a)  # f2py writes into y itself (intent in,out on a matching array)
+    else:
+        y += a * x
 
 
 def positive(name, value, owner, allow_zero=False):
@@ -100,9 +115,8 @@ class Optimizer:
             self._segment = None
 
     def _apply(self, params, grads, scratch):
-        if self.weight_decay:
-            np.multiply(params, self.weight_decay * self.learning_rate, out=scratch)
-            params -= scratch
+        if self.weight_decay:  # w ← w (1 - η λ), one pass (PyTorch's AdamW writes the same)
+            params *= 1.0 - self.weight_decay * self.learning_rate
         self._update(params, grads, scratch)
 
     def _prepare(self, grads, segments):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Optimizer, positive
+from .base import Optimizer, axpy, positive
 
 __all__ = ["SGD", "GD", "MiniBatchSGD"]
 
@@ -36,20 +36,19 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _update(self, params, grads, scratch):
+        # BLAS axpy: one pass over w per term (NumPy's multiply-then-subtract is two)
+        rate = self.learning_rate
         if self.momentum == 0.0:
-            np.multiply(grads, self.learning_rate, out=scratch)
-            params -= scratch
+            axpy(-rate, grads, params)
             return
         velocity = self._slot("velocity", params)
         velocity *= self.momentum
         velocity += grads
         if self.nesterov:
-            np.multiply(velocity, self.momentum, out=scratch)
-            scratch += grads
-            scratch *= self.learning_rate
+            axpy(-rate, grads, params)
+            axpy(-rate * self.momentum, velocity, params)
         else:
-            np.multiply(velocity, self.learning_rate, out=scratch)
-        params -= scratch
+            axpy(-rate, velocity, params)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
