@@ -17,7 +17,6 @@ called from Python (``jax jit-step``) and the whole epoch as one ``lax.scan`` ov
 from __future__ import annotations
 
 import numpy as np
-
 from _peers import _optimizer, epoch_batches
 
 __all__ = ["fit_order", "jax_rnn_loss", "jax_train_clipped", "torch_steps", "torch_twin"]

@@ -23,10 +23,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import nnlite.training.loop  # noqa: E402
-
 from profile_step import Probe  # noqa: E402
 from rnn import BATCH, T, corpus_windows, nnlite_char_rnn  # noqa: E402
+
+import nnlite.training.loop  # noqa: E402
 
 KINDS = {"W7": "LSTM", "W9g": "GRU", "W9s": "SimpleRNN"}
 

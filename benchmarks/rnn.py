@@ -27,12 +27,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _harness import MemoryCase, Workload, WorkloadSpec
+from _rnn_peers import fit_order, jax_rnn_loss, jax_train_clipped, torch_steps, torch_twin
 
 import nnlite
 from nnlite.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
-
-from _harness import MemoryCase, Workload, WorkloadSpec
-from _rnn_peers import fit_order, jax_rnn_loss, jax_train_clipped, torch_steps, torch_twin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import char_lm  # noqa: E402
