@@ -350,3 +350,28 @@ def test_gradient_norm_probe_of_a_cnn_leaves_state_and_masks_unchanged():
     for key, value in state.items():
         np.testing.assert_array_equal(bn.state[key], value)
     assert dropout._rng.bit_generator.state == rng_state
+
+
+@pytest.mark.parametrize("channels", [1, 4])          # per-image (K = 9) and whole-batch (K = 36)
+@pytest.mark.parametrize("graph", [False, True])
+def test_metrics_of_a_relu_conv_output_see_the_outputs_not_the_gradient(channels, graph):
+    # backward writes dL/dz over the cached ReLU output; the batch's metrics are read first
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, channels, 5, 5))
+    y = rng.standard_normal((6, 2, 3, 3))
+    layers = [Conv2D(2, 3, activation="relu", input_shape=(channels, 5, 5))]
+    if graph:
+        inp = nnlite.Input(shape=(channels, 5, 5))
+        model = nnlite.Model(inp, Conv2D(2, 3, activation="relu")(inp), seed=0, dtype="float64")
+    else:
+        model = nnlite.Sequential(layers, seed=0, dtype="float64")
+    model.compile(nnlite.optimizers.SGD(0.1), "mse", metrics=["mae"])
+    for step in range(2):   # the batch's loss and metrics are those of the weights before it
+        pred = model.predict(x)
+        if step == 0:
+            loss, mae = model.train_on_batch(x, y)
+        else:
+            history = model.fit(x, y, batch_size=6, epochs=1, verbose=0, seed=0).history
+            loss, mae = history["loss"][0], history["mae"][0]
+        assert mae == pytest.approx(float(np.mean(np.abs(pred - y))), rel=1e-12)
+        assert loss == pytest.approx(float(np.mean((pred - y) ** 2)), rel=1e-12)

@@ -50,6 +50,11 @@ class ActivationFn:
     #: False for softmax, which works along the last axis (a layer that does not keep its
     #: channels last, e.g. Conv2D's NCHW output, hands it a channels-last view)
     elementwise: bool = True
+    #: True when ``backward(dy, saved, out=saved)`` is exact: the derivative is one ufunc that
+    #: reads each element of ``saved`` before writing it (ReLU: dy · 1[y > 0]).  A layer whose
+    #: forward cache is consumed by its one backward (Conv2D) then writes dL/dz over the saved
+    #: activation instead of into a buffer of its own.
+    overwrites_saved: bool = False
 
     def __call__(self, x, out=None):
         return self.forward(x, out)
@@ -357,7 +362,7 @@ def _hard_sigmoid_backward(dy, y, out=None):
 _TABLE = {
     "sigmoid": ActivationFn("sigmoid", sigmoid, _sigmoid_backward, "output"),
     "tanh": ActivationFn("tanh", _tanh, _tanh_backward, "output"),
-    "relu": ActivationFn("relu", _relu, _relu_backward, "output"),
+    "relu": ActivationFn("relu", _relu, _relu_backward, "output", overwrites_saved=True),
     "leaky_relu": leaky_relu(0.01),
     "softplus": ActivationFn("softplus", _softplus, _softplus_backward, "output"),
     "softmax": ActivationFn("softmax", softmax, _softmax_backward, "output", elementwise=False),
