@@ -29,7 +29,7 @@ def _step_over_root(params, grads, accumulator, epsilon, learning_rate, scratch)
     np.sqrt(accumulator, out=scratch)
     scratch += epsilon
     np.divide(grads, scratch, out=scratch)
-    axpy(-learning_rate, scratch, params)
+    axpy(-learning_rate, scratch, params, scratch)
 
 
 class Adam(Optimizer):
@@ -48,10 +48,10 @@ class Adam(Optimizer):
         m = self._slot("m", params)
         v = self._slot("v", params)
         m *= self.beta_1
-        axpy(1.0 - self.beta_1, grads, m)
+        axpy(1.0 - self.beta_1, grads, m, scratch)
         np.multiply(grads, grads, out=scratch)
         v *= self.beta_2
-        axpy(1.0 - self.beta_2, scratch, v)
+        axpy(1.0 - self.beta_2, scratch, v, scratch)
         return m, v
 
     def _denominator(self, v, scratch):
@@ -63,14 +63,14 @@ class Adam(Optimizer):
 
     def _update(self, params, grads, scratch):
         # m̂ / (√v̂ + ε) = m √c2 / (c1 (√v + ε √c2)) with c = 1 - β^t: the bias corrections
-        # ride on ε and on the step's scalar, so the step is 9 passes over the buffer
+        # ride on ε and on the step's scalar (no bias-corrected copies of m and v)
         m, v = self._moments(params, grads, scratch)
         root = math.sqrt(1.0 - self.beta_2 ** self.iterations)
         np.sqrt(v, out=scratch)
         scratch += self.epsilon * root
         np.divide(m, scratch, out=scratch)
         axpy(-self.learning_rate * root / (1.0 - self.beta_1 ** self.iterations), scratch,
-             params)
+             params, scratch)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -36,19 +36,18 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _update(self, params, grads, scratch):
-        # BLAS axpy: one pass over w per term (NumPy's multiply-then-subtract is two)
         rate = self.learning_rate
         if self.momentum == 0.0:
-            axpy(-rate, grads, params)
+            axpy(-rate, grads, params, scratch)
             return
         velocity = self._slot("velocity", params)
         velocity *= self.momentum
         velocity += grads
         if self.nesterov:
-            axpy(-rate, grads, params)
-            axpy(-rate * self.momentum, velocity, params)
+            axpy(-rate, grads, params, scratch)
+            axpy(-rate * self.momentum, velocity, params, scratch)
         else:
-            axpy(-rate, velocity, params)
+            axpy(-rate, velocity, params, scratch)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
