@@ -135,7 +135,14 @@ def test_no_nnlite_module_calls_scipy_blas():
 
     import nnlite
     root = Path(nnlite.__file__).parent
-    users = [str(p.relative_to(root)) for p in root.rglob("*.py")
-             if "scipy.linalg" in p.read_text(encoding="utf-8")
-             or "linalg import blas" in p.read_text(encoding="utf-8")]
+    import ast
+    users = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.startswith("scipy.linalg") for n in names) or (
+                    isinstance(node, ast.ImportFrom) and node.module == "scipy"
+                    and any(a.name == "linalg" for a in node.names)):
+                users.append(str(path.relative_to(root)))
     assert users == []
