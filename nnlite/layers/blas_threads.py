@@ -19,8 +19,13 @@ import contextlib
 
 __all__ = ["SMALL_PRODUCT", "limit", "step_threads"]
 
-#: products with at most this many multiply-adds run on one thread (rows · inner · columns)
-SMALL_PRODUCT = 1 << 23
+#: products with at most this many multiply-adds run on one thread (rows · inner · columns).
+#: On a quiet 2-core machine two threads pay from the char-RNN's per-step products on: W7
+#: (32 · 128 · 512 = 2.1M) took 0.71–0.73 s an epoch with its loops on two threads against
+#: 0.81 s on one, SimpleRNN (0.5M) 0.22 against 0.24 s, GRU within noise (benchmarks/README.md,
+#: "Recurrent training speed"); on a machine shared with other jobs one thread is safer
+#: (``limit(1)`` around your own loop).  A batch-1 step (e.g. 1 · 128 · 512) stays on one.
+SMALL_PRODUCT = 1 << 18
 
 _controllers = None   # the OpenBLAS/MKL/BLIS controllers, found on first use ([] without them)
 
