@@ -15,8 +15,6 @@ AdaGrad 1e-10); Keras adds it inside (RMSProp, AdaGrad) or to √v before bias c
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .base import Optimizer, axpy, fraction, positive
@@ -62,15 +60,14 @@ class Adam(Optimizer):
         return scratch
 
     def _update(self, params, grads, scratch):
-        # m̂ / (√v̂ + ε) = m √c2 / (c1 (√v + ε √c2)) with c = 1 - β^t: the bias corrections
-        # ride on ε and on the step's scalar (no bias-corrected copies of m and v)
+        # PyTorch's order: m / (√v / √c2 + ε) · lr / c1 with c = 1 - β^t.  (Folding the
+        # corrections into ε and the scalar saves one pass but rounds differently, and the
+        # training trajectories of the notebooks follow those bits.)
         m, v = self._moments(params, grads, scratch)
-        root = math.sqrt(1.0 - self.beta_2 ** self.iterations)
-        np.sqrt(v, out=scratch)
-        scratch += self.epsilon * root
+        self._denominator(v, scratch)
         np.divide(m, scratch, out=scratch)
-        axpy(-self.learning_rate * root / (1.0 - self.beta_1 ** self.iterations), scratch,
-             params, scratch)
+        axpy(-self.learning_rate / (1.0 - self.beta_1 ** self.iterations), scratch, params,
+             scratch)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
