@@ -21,8 +21,9 @@ K = C·kh·kw:
   dW is a batched product summed over the batch.  A whole-batch product with K = 9 measured
   1.5× (forward) and 3.5× (dW) slower than this, and so small a product is never threaded.
 
-Backward consumes the forward's cache (the columns' memory is reused for dcols): one backward
-per forward, as every caller does; a second backward raises.
+Backward consumes the forward's cache (the columns' memory is reused for dcols; in the
+whole-batch layout a ReLU's dL/dz is written over the saved activation, the output being a
+transposed copy): one backward per forward, as every caller does; a second backward raises.
 
 Padding: ``"valid"`` (none) or ``"same"`` (Keras/TensorFlow rule: output ⌈H/s⌉, the total
 padding split with the extra row/column at the bottom/right, as PyTorch's ``padding="same"``).
