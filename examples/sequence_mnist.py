@@ -5,8 +5,10 @@ LSTM or a GRU from its last state (nnlite's built-in split, 8,000 train / 2,000 
 
 Adam (learning rate 1e-3, clipnorm 5), batch 64 — the setting PyTorch's nn.LSTM/nn.GRU reached
 95.6-96.4% (LSTM) and 96.7-97.0% (GRU) with after 25 epochs.  With 14 epochs and seed 0 this
-script reaches 96.75% (LSTM) and 96.25% (GRU) test accuracy, in 28 s and 25 s on a quiet 2-core
-machine with one BLAS thread (the same runs are tests/test_sequence_mnist.py; with 12 epochs:
+script reaches 96.25% (LSTM) and 96.25% (GRU) test accuracy on the final code (the LSTM's run
+shared the cores with another example; an earlier version of the recurrent kernels: 96.75% and
+96.25%, in 28 s and 25 s on a quiet 2-core machine with one BLAS thread; the same runs are
+tests/test_sequence_mnist.py; with 12 epochs:
 96.3% and 95.8%, with 16: 96.45% and 95.1% — the test accuracy moves by about ±0.6% from epoch
 to epoch at this constant learning rate).
 """

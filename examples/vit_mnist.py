@@ -6,8 +6,9 @@ Each 28×28 digit is cut into 16 patches of 7×7 pixels, each mapped to a 64-dim
 a learned class token is prepended, learned position embeddings are added, and two pre-norm
 Transformer encoder blocks (4 heads, GELU MLP of width 128) mix the 17 tokens; the class
 token's final state is classified.  Adam with a cosine-decayed learning rate (2e-3 → 0), batch
-64.  Reaches about 96% test accuracy in 15 epochs (0.9635 with seed 0, in 69 s on the shared
-2-core machine with one BLAS thread); benchmarks/vit.py trains the same model in PyTorch from
+64.  Reaches about 96% test accuracy in 15 epochs (0.9650 with seed 0 on the final code, in
+150 s with one BLAS thread while another example used the second core; 0.9635 in 69 s on an
+earlier version); benchmarks/vit.py trains the same model in PyTorch from
 the same initial weights on the same batches.
 """
 import argparse

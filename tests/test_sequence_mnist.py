@@ -2,9 +2,9 @@
 (28 steps of 28 pixels) to at least 95% test accuracy (examples/sequence_mnist.py).
 
 The setting is PyTorch's reference run (Adam 1e-3, batch 64, clipnorm 5), with 14 epochs
-instead of 25 (seed 0: LSTM 96.75%, GRU 96.25%; measured 28 s and 25 s on the quiet 2-core
-machine, one BLAS thread, and up to about twice that under load).  The test asserts accuracy
-only.
+instead of 25 (seed 0 on the final code: LSTM 96.25%, GRU 96.25%; an earlier version took 28 s
+and 25 s on the quiet 2-core machine, one BLAS thread, and up to about twice that under load).
+The test asserts accuracy only.
 """
 import contextlib
 import sys
