@@ -119,8 +119,10 @@ def blas_threads(count):
     return threadpool_limits(count)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, build_model=build, sample_text=sample, description=None):
+    """The command line; ``build_model``/``sample_text`` let another character model
+    (examples/transformer_char_lm.py) reuse it.  Returns the final validation bits/char."""
+    parser = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="training time budget")
     parser.add_argument("--steps", type=int, default=None, help="or a step budget")
     parser.add_argument("--eval-every", type=int, default=500)
@@ -129,14 +131,14 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
     args = parser.parse_args(argv)
     with blas_threads(args.threads):
-        run(args)
+        return run(args, build_model, sample_text)
 
 
-def run(args):
+def run(args, build_model=build, sample_text=sample):
     vocab, train_windows, val_windows = load_data()
     print(f"vocabulary {len(vocab)} ids; {len(train_windows[0]):,} training windows and "
           f"{len(val_windows[0]):,} validation windows of {STEPS} characters")
-    model = build(len(vocab), args.seed)
+    model = build_model(len(vocab), args.seed)
     model.summary()
     budget = train(model, (train_windows, val_windows), args.steps,
                    None if args.steps else args.minutes * 60, args.seed, args.eval_every)
@@ -145,7 +147,8 @@ def run(args):
     print(f"after {budget.steps} steps ({elapsed:.0f} s): validation {bpc:.3f} bits per "
           "character (all validation windows)")
     print(f"--- sample, temperature {args.temperature} ---")
-    print(sample(model, vocab, temperature=args.temperature, seed=args.seed))
+    print(sample_text(model, vocab, temperature=args.temperature, seed=args.seed))
+    return bpc
 
 
 if __name__ == "__main__":

@@ -25,11 +25,9 @@ character on all validation windows (the 1,000-window probe: 2.475 at step 1,000
 alongside, got 2.056 in the same time (14,162 steps).  An earlier run on a busy machine (load
 4.5–6.8) managed 2,880 steps and 2.181.
 """
-import argparse
-import time
-
+import char_lm
 import numpy as np
-from char_lm import BATCH, STEPS, Budget, bits_per_char, blas_threads, load_data
+from char_lm import STEPS, train
 
 import nnlite
 from nnlite.layers import Dense, LayerNormalization, TokenAndPositionEmbedding, TransformerDecoder
@@ -49,16 +47,6 @@ def build(vocab_size, seed=0, steps=STEPS, dtype="float32"):
     model.compile(nnlite.optimizers.Adam(learning_rate=LR, clipnorm=1.0),
                   nnlite.losses.SparseCategoricalCrossEntropy(from_logits=True))
     return model
-
-
-def train(model, data, steps=None, seconds=None, seed=0, every=500, probe_windows=1000,
-          verbose=True):
-    """Train until ``steps`` or ``seconds``; returns the Budget callback (its ``curve``)."""
-    (x, y), (xv, yv) = data
-    budget = Budget(steps, seconds, every, (xv[:probe_windows], yv[:probe_windows]), verbose)
-    epochs = 10_000 if steps is None else -(-steps * BATCH // len(x))
-    model.fit(x, y, epochs=epochs, batch_size=BATCH, seed=seed, verbose=0, callbacks=[budget])
-    return budget
 
 
 def next_char_probabilities(model, ids):
@@ -85,34 +73,8 @@ def sample(model, vocab, prompt="def ", length=400, temperature=0.7, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=5.0, help="training time budget")
-    parser.add_argument("--steps", type=int, default=None, help="or a step budget")
-    parser.add_argument("--eval-every", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
-    args = parser.parse_args(argv)
-    with blas_threads(args.threads):
-        run(args)
-
-
-def run(args):
-    vocab, train_windows, val_windows = load_data()
-    print(f"vocabulary {len(vocab)} ids; {len(train_windows[0]):,} training windows and "
-          f"{len(val_windows[0]):,} validation windows of {STEPS} characters")
-    model = build(len(vocab), args.seed)
-    model.summary()
-    budget = train(model, (train_windows, val_windows), args.steps,
-                   None if args.steps else args.minutes * 60, args.seed, args.eval_every)
-    elapsed = time.perf_counter() - budget.start
-    bpc = bits_per_char(model, *val_windows)
-    print(f"after {budget.steps} steps ({elapsed:.0f} s): validation {bpc:.3f} bits per "
-          "character (all validation windows)")
-    print(f"--- sample, temperature {args.temperature} ---")
-    print(sample(model, vocab, temperature=args.temperature, seed=args.seed))
-    return bpc
-
+    """The command line of examples/char_lm.py with this model (same flags and budget)."""
+    return char_lm.main(argv, build, sample, __doc__.splitlines()[0])
 
 if __name__ == "__main__":
     main()
