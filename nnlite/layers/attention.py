@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import ConfigError, GraphError, ShapeError
 from ..math import initializers
-from .base import Layer
+from .base import Layer, bool_flag, positive_int
 from .nodes import call_layer
 
 __all__ = ["MultiHeadAttention", "masked_softmax", "softmax_backward", "causal_mask"]
@@ -76,15 +76,11 @@ def softmax_backward(p, dp, out=None, axis=-1):
 
 
 def _flag(value, what):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"MultiHeadAttention: {what} must be True or False, got {value!r}")
-    return bool(value)
+    return bool_flag(value, f"MultiHeadAttention: {what}")
 
 
 def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ConfigError(f"MultiHeadAttention: {what} must be a positive int, got {value!r}")
-    return int(value)
+    return positive_int(value, f"MultiHeadAttention: {what}")
 
 
 class MultiHeadAttention(Layer):

@@ -235,6 +235,14 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+def positive_int(value, what) -> int:
+    """``value`` as an int if it is a positive integer (NumPy's too; not a bool), else
+    ConfigError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def bool_flag(value, what) -> bool:
     """``value`` if it is True or False (NumPy's bools too), else ConfigError naming ``what``."""
     if not isinstance(value, (bool, np.bool_)):

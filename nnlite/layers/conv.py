@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import ConfigError, NotBuiltError, ShapeError
 from ..math import activations, initializers, regularizers
 from ..math.activations import activate, activation_grad
-from .base import Layer
+from .base import Layer, positive_int
 from .dense import kernel_bias_config
 from .im2col import col2im, col2im_batch, col2im_full, im2col, im2col_batch
 
@@ -145,9 +145,7 @@ class Conv2D(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ConfigError(f"Conv2D: filters must be a positive int, got {filters!r}")
-        self.filters = int(filters)
+        self.filters = positive_int(filters, "Conv2D: filters")
         self.kernel_size = pair(kernel_size, "Conv2D: kernel_size")
         self.strides = pair(strides, "Conv2D: strides")
         self.dilation_rate = pair(dilation_rate, "Conv2D: dilation_rate")

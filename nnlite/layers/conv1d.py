@@ -25,6 +25,7 @@ from ..errors import ConfigError, ShapeError
 from ..math import activations, initializers, regularizers
 from ..math.activations import activate, activation_grad
 from .base import Layer
+from .base import positive_int as _positive
 from .conv import window_geometry
 from .dense import kernel_bias_config
 
@@ -34,9 +35,7 @@ __all__ = ["Conv1D"]
 def positive_int(value, what):
     if isinstance(value, (list, tuple)) and len(value) == 1:
         value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
+    return _positive(value, what)
 
 
 def time_geometry(owner, steps, kernel, stride, dilation, padding, what="kernel"):

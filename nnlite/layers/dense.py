@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError, ShapeError
+from ..errors import ShapeError
 from ..math import activations, initializers, regularizers
 from ..math.activations import activate, activation_grad
-from .base import Layer
+from .base import Layer, positive_int
 
 __all__ = ["Dense"]
 
@@ -37,9 +37,7 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ConfigError(f"Dense: units must be a positive int, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "Dense: units")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

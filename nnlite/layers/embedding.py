@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csc_array
 
-from ..errors import ConfigError, InputValueError
+from ..errors import InputValueError
 from ..math import initializers, regularizers
-from .base import Layer
+from .base import Layer, bool_flag, positive_int
 
 __all__ = ["Embedding"]
 
@@ -44,12 +44,9 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False,
                  embeddings_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ConfigError(f"Embedding: {name} must be a positive int, got {value!r}")
-        if not isinstance(mask_zero, (bool, np.bool_)):
-            raise ConfigError(f"Embedding: mask_zero must be True or False, got {mask_zero!r}")
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.input_dim = positive_int(input_dim, "Embedding: input_dim")
+        self.output_dim = positive_int(output_dim, "Embedding: output_dim")
+        bool_flag(mask_zero, "Embedding: mask_zero")
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.mask_zero = bool(mask_zero)

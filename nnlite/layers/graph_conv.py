@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import ConfigError, ShapeError
 from ..math import activations, initializers, regularizers
 from ..math.activations import activate, activation_grad
-from .base import Layer
+from .base import Layer, positive_int
 from .dense import kernel_bias_config
 
 __all__ = ["GCNConv", "SAGEConv", "gcn_normalize", "mean_normalize"]
@@ -87,10 +87,7 @@ class _GraphConv(Layer):
                                   f"graph; do not give {key}")
             kwargs.pop(key, None)
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ConfigError(f"{type(self).__name__}: units must be a positive int, got "
-                              f"{units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, f"{type(self).__name__}: units")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

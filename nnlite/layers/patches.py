@@ -13,15 +13,9 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..math import initializers
-from .base import Layer
+from .base import Layer, positive_int
 
 __all__ = ["PatchEmbedding", "ClassToken", "SelectToken"]
-
-
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ConfigError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _sequence(layer, input_shape):
@@ -44,8 +38,8 @@ class PatchEmbedding(Layer):
     def __init__(self, patch_size, dim, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        self.patch_size = _positive_int(patch_size, "PatchEmbedding: patch_size")
-        self.dim = _positive_int(dim, "PatchEmbedding: dim")
+        self.patch_size = positive_int(patch_size, "PatchEmbedding: patch_size")
+        self.dim = positive_int(dim, "PatchEmbedding: dim")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)

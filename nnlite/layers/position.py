@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..math import initializers
-from .base import Layer
+from .base import Layer, positive_int
 
 __all__ = ["PositionEmbedding", "SinePositionEncoding", "sine_table"]
 
@@ -79,12 +79,7 @@ class PositionEmbedding(_Positional):
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        if isinstance(sequence_length, bool) or not isinstance(sequence_length,
-                                                               (int, np.integer)) \
-                or sequence_length <= 0:
-            raise ConfigError(f"PositionEmbedding: sequence_length must be a positive int, got "
-                              f"{sequence_length!r}")
-        self.sequence_length = int(sequence_length)
+        self.sequence_length = positive_int(sequence_length, "PositionEmbedding: sequence_length")
         self.initializer = initializers.get(initializer)
 
     def compute_output_shape(self, input_shape):

@@ -47,7 +47,7 @@ import numpy as np
 from ..errors import ConfigError, ShapeError
 from ..math import activations, initializers, regularizers
 from . import blas_threads
-from .base import Layer
+from .base import Layer, bool_flag, positive_int
 
 __all__ = ["Recurrent"]
 
@@ -82,9 +82,7 @@ def _rate(value, owner, name):
 
 
 def _flag(value, owner, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
-    return bool(value)
+    return bool_flag(value, f"{owner}: {name}")
 
 
 def _elementwise(value, owner, name):
@@ -112,8 +110,7 @@ class Recurrent(Layer):
                  stateful=False, zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ConfigError(f"{owner}: units must be a positive int, got {units!r}")
+        positive_int(units, f"{owner}: units")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                                  or seed < 0):
             raise ConfigError(f"{owner}: seed must be a non-negative int or None, got {seed!r}")

@@ -13,9 +13,8 @@ Dense has its own kernel.)
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..errors import ConfigError, ShapeError
+from ..errors import ShapeError
+from .base import bool_flag, positive_int
 from .composite import Composite
 from .embedding import Embedding
 from .position import PositionEmbedding
@@ -24,10 +23,7 @@ __all__ = ["TokenAndPositionEmbedding"]
 
 
 def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ConfigError(f"TokenAndPositionEmbedding: {what} must be a positive int, got "
-                          f"{value!r}")
-    return int(value)
+    return positive_int(value, f"TokenAndPositionEmbedding: {what}")
 
 
 class TokenAndPositionEmbedding(Composite):
@@ -53,10 +49,7 @@ class TokenAndPositionEmbedding(Composite):
         self.vocabulary_size = _positive_int(vocabulary_size, "vocabulary_size")
         self.sequence_length = _positive_int(sequence_length, "sequence_length")
         self.embedding_dim = _positive_int(embedding_dim, "embedding_dim")
-        if not isinstance(mask_zero, (bool, np.bool_)):
-            raise ConfigError(f"TokenAndPositionEmbedding: mask_zero must be True or False, got "
-                              f"{mask_zero!r}")
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = bool_flag(mask_zero, "TokenAndPositionEmbedding: mask_zero")
         # checked now (a bad name fails at construction), used at build
         self._token = Embedding(self.vocabulary_size, self.embedding_dim,
                                 embeddings_initializer=embeddings_initializer,

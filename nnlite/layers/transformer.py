@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ConfigError, ShapeError
 from ..math import activations
 from .attention import MultiHeadAttention
+from .base import positive_int
 from .composite import Composite
 from .dense import Dense
 from .nodes import call_layer
@@ -35,8 +36,7 @@ __all__ = ["TransformerEncoder", "TransformerDecoder"]
 
 def _check(name, intermediate_dim, num_heads, dropout, epsilon):
     for what, value in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ConfigError(f"{name}: {what} must be a positive int, got {value!r}")
+        positive_int(value, f"{name}: {what}")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating)) \
             or not 0.0 <= dropout < 1.0:
         raise ConfigError(f"{name}: dropout must be a number in [0, 1), got {dropout!r}")
